@@ -1,0 +1,75 @@
+/**
+ * The validated, frozen configuration. `src/config/load.ts` turns YAML (+ CORRAL_* env overrides)
+ * into this shape; everything else reads only this. Sizes are bytes, durations milliseconds.
+ * config/corral.yaml documents every key with its default.
+ */
+export type EndpointType = 'ollama' | 'openai' | 'auto';
+export type StrategyName = 'least-connections' | 'round-robin' | 'priority' | 'weighted';
+export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+
+export interface HealthConfig {
+  /** Path probed; default by type: ollama `/api/version`, openai `/v1/models`. */
+  readonly path: string | null;
+  readonly interval: number;       // ms between probes of a healthy endpoint (default 5s)
+  readonly timeout: number;        // ms per probe (default 2s)
+  readonly fast_interval: number;  // ms between probes of a down/suspect endpoint at first, doubling to `interval` (default 100ms)
+}
+
+export interface EndpointConfig {
+  readonly name: string;           // unique, [A-Za-z0-9._-]{1,64}
+  readonly url: string;            // http(s)://host:port[/base], no trailing slash after normalisation
+  readonly type: EndpointType;     // default auto
+  readonly priority: number;       // integer, higher wins under `priority` (default 0)
+  readonly weight: number;         // > 0, under `weighted` (default 1)
+  readonly max_concurrency: number; // integer >= 1 (default 32)
+  readonly models: readonly string[] | null; // static model list; null = discover (default null)
+  readonly health: HealthConfig;
+}
+
+export interface ServerConfig {
+  readonly host: string;             // default 127.0.0.1
+  readonly port: number;             // default 11400; 0 = ephemeral (tests)
+  readonly management_port: number | null; // HTTP/1.0-capable node:http listener for probes; default port+1; null = off
+  readonly workers: number;          // 'auto' resolves to os.availableParallelism(); 0 = inline (default auto)
+  readonly max_body_size: number;    // bytes (default 50MiB)
+  readonly max_header_size: number;  // bytes (default 16KiB)
+  readonly shutdown_timeout: number; // ms (default 30s)
+  readonly request_id_header: string; // default x-request-id
+}
+
+export interface RoutingConfig {
+  readonly strategy: StrategyName;   // default least-connections
+  readonly max_retries: number;      // integer >= 0 (default 2)
+  readonly session_header: string;   // lower-case (default x-corral-session-id)
+  readonly session_ttl: number;      // ms (default 30m)
+  readonly session_slots: number;    // power of two (default 65536)
+  readonly discovery_interval: number; // ms between model-list refreshes (default 30s)
+}
+
+export interface UpstreamConfig {
+  readonly connect_timeout: number;  // ms (default 5s)
+  readonly first_byte_timeout: number; // ms headers timeout (default 5m: a cold model load is slow)
+  readonly idle_timeout: number;     // ms between body chunks (default 2m)
+  readonly connections: number;      // undici pool connections per endpoint per worker (default 64)
+}
+
+export interface LoggingConfig {
+  readonly level: LogLevel;          // default info
+  readonly requests: boolean;        // one log line per request (default false)
+}
+
+export interface StateConfig {
+  readonly max_endpoints: number;    // segment capacity (default 64)
+  readonly max_models: number;       // default 256
+}
+
+export interface Config {
+  readonly server: ServerConfig;
+  readonly routing: RoutingConfig;
+  readonly upstream: UpstreamConfig;
+  readonly logging: LoggingConfig;
+  readonly state: StateConfig;
+  readonly endpoints: readonly EndpointConfig[];
+  /** Absolute path the config was read from, or null when built from defaults/in code. */
+  readonly source: string | null;
+}
