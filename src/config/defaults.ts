@@ -1,0 +1,78 @@
+/**
+ * Every configuration default, in one place. config/corral.yaml documents the same values; the
+ * test test/unit/config/defaults.test.ts keeps the two in step. Sizes are bytes, durations ms.
+ */
+import type { EndpointType, LogLevel, StrategyName } from './types.js';
+
+export const KiB = 1024;
+export const MiB = 1024 * KiB;
+export const SECOND = 1000;
+export const MINUTE = 60 * SECOND;
+
+export const STRATEGIES: readonly StrategyName[] = ['least-connections', 'round-robin', 'priority', 'weighted'];
+export const ENDPOINT_TYPES: readonly EndpointType[] = ['auto', 'ollama', 'openai'];
+export const LOG_LEVELS: readonly LogLevel[] = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
+
+/** Health path probed when `health.path` is null, by endpoint type (`auto` probes both, ollama first). */
+export const DEFAULT_HEALTH_PATH: Readonly<Record<Exclude<EndpointType, 'auto'>, string>> = {
+  ollama: '/api/version',
+  openai: '/v1/models',
+};
+
+export const SERVER_DEFAULTS = {
+  host: '127.0.0.1',
+  port: 11400,
+  /** `port + 1`, computed in load.ts (0 when port is 0); null or `off` disables the listener. */
+  management_port: 'port+1',
+  /** Resolved to os.availableParallelism(); 0 = serve inline in the primary. */
+  workers: 'auto',
+  max_body_size: 50 * MiB,
+  max_header_size: 16 * KiB,
+  shutdown_timeout: 30 * SECOND,
+  request_id_header: 'x-request-id',
+} as const;
+
+export const ROUTING_DEFAULTS = {
+  strategy: 'least-connections' as StrategyName,
+  max_retries: 2,
+  session_header: 'x-corral-session-id',
+  session_ttl: 30 * MINUTE,
+  session_slots: 65536,
+  discovery_interval: 30 * SECOND,
+} as const;
+
+export const UPSTREAM_DEFAULTS = {
+  connect_timeout: 5 * SECOND,
+  first_byte_timeout: 5 * MINUTE,
+  idle_timeout: 2 * MINUTE,
+  connections: 64,
+} as const;
+
+export const LOGGING_DEFAULTS = {
+  level: 'info' as LogLevel,
+  requests: false,
+} as const;
+
+export const STATE_DEFAULTS = {
+  max_endpoints: 64,
+  max_models: 256,
+} as const;
+
+export const HEALTH_DEFAULTS = {
+  path: null,
+  interval: 5 * SECOND,
+  timeout: 2 * SECOND,
+  fast_interval: 100,
+} as const;
+
+export const ENDPOINT_DEFAULTS = {
+  type: 'auto' as EndpointType,
+  priority: 0,
+  weight: 1,
+  max_concurrency: 32,
+  models: null,
+  health: HEALTH_DEFAULTS,
+} as const;
+
+/** Largest duration a Node timer honours (2^31 - 1 ms, ~24.8 days); longer ones would fire at once. */
+export const MAX_DURATION = 2 ** 31 - 1;

@@ -1,0 +1,440 @@
+/**
+ * YAML + CORRAL_* env overlay → validated, deeply frozen Config.
+ *
+ * Validation never stops at the first problem: every section is checked and every problem is
+ * collected, then one ConfigError lists them all, each as `key.path: what is wrong` (with array
+ * indices, and the env variable when the value came from one). Unknown keys are errors with a
+ * did-you-mean. Defaults live in defaults.ts; env variables in env.ts.
+ */
+import { readFileSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
+import { resolve } from 'node:path';
+import { LineCounter, parseDocument } from 'yaml';
+import { ConfigError } from '../core/errors.js';
+import {
+  ENDPOINT_DEFAULTS, ENDPOINT_TYPES, HEALTH_DEFAULTS, LOG_LEVELS, LOGGING_DEFAULTS, MAX_DURATION,
+  ROUTING_DEFAULTS, SERVER_DEFAULTS, STATE_DEFAULTS, STRATEGIES, UPSTREAM_DEFAULTS,
+} from './defaults.js';
+import { applyEnv } from './env.js';
+import { suggestKey } from './suggest.js';
+import type {
+  Config, EndpointConfig, EndpointType, HealthConfig, LoggingConfig, LogLevel, RoutingConfig,
+  ServerConfig, StateConfig, StrategyName, UpstreamConfig,
+} from './types.js';
+import { parseDuration, parseSize } from './units.js';
+
+type Mapping = Record<string, unknown>;
+
+/** An endpoint as code and tests write it: name and url required, everything else defaulted. */
+export type EndpointInput = { name: string; url: string } &
+  Partial<Omit<EndpointConfig, 'name' | 'url' | 'health' | 'models'>> & {
+    models?: readonly string[] | null;
+    health?: Partial<HealthConfig> | null;
+  };
+
+type Writable<T> = { -readonly [K in keyof T]?: T[K] };
+
+/** Everything but the endpoints, each key optional; values as in Config (or as written in YAML). */
+export interface ConfigOverrides {
+  server?: Omit<Writable<ServerConfig>, 'workers' | 'management_port'> & {
+    workers?: number | 'auto';
+    management_port?: number | null | 'off';
+  };
+  routing?: Writable<RoutingConfig>;
+  upstream?: Writable<UpstreamConfig>;
+  logging?: Writable<LoggingConfig>;
+  state?: Writable<StateConfig>;
+}
+
+const SECTION_KEYS = {
+  root: ['server', 'routing', 'upstream', 'logging', 'state', 'endpoints'],
+  server: Object.keys(SERVER_DEFAULTS),
+  routing: Object.keys(ROUTING_DEFAULTS),
+  upstream: Object.keys(UPSTREAM_DEFAULTS),
+  logging: Object.keys(LOGGING_DEFAULTS),
+  state: Object.keys(STATE_DEFAULTS),
+  endpoint: ['name', 'url', ...Object.keys(ENDPOINT_DEFAULTS)],
+  health: Object.keys(HEALTH_DEFAULTS),
+} as const;
+
+const NAME_RE = /^[A-Za-z0-9._-]{1,64}$/;
+const HEADER_RE = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
+const HOST_RE = /^[A-Za-z0-9._:[\]%-]+$/;
+const DURATION_HINT = 'integer ms or a string like 250ms, 30s, 5m, 1h';
+const SIZE_HINT = 'integer bytes or a string like 512KiB, 50MiB, 1GB';
+
+function isMapping(v: unknown): v is Mapping {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+/** Collects problems, labelling key paths whose value came from an env variable. */
+class Problems {
+  readonly list: string[] = [];
+  readonly #labels: ReadonlyMap<string, string>;
+
+  constructor(labels: ReadonlyMap<string, string>) {
+    this.#labels = labels;
+  }
+
+  add(path: string, message: string): void {
+    this.list.push(`${this.label(path)}: ${message}`);
+  }
+
+  label(path: string): string {
+    const exact = this.#labels.get(path);
+    if (exact !== undefined) return `${exact} (${path})`;
+    if (path.startsWith('endpoints') && this.#labels.has('endpoints')) return `${this.#labels.get('endpoints')} (${path})`;
+    return path;
+  }
+
+  /** `section` as a mapping (null/absent = empty), reporting unknown keys; null when not a mapping. */
+  section(value: unknown, path: string, known: readonly string[], what = 'a mapping'): Mapping | null {
+    if (value === undefined || value === null) return {};
+    if (!isMapping(value)) {
+      this.add(path === '' ? '(root)' : path, `must be ${what}`);
+      return null;
+    }
+    for (const key of Object.keys(value)) {
+      if (known.includes(key)) continue;
+      const hint = suggestKey(key, known);
+      this.add(path === '' ? key : `${path}.${key}`, hint === null ? `unknown key (expected one of ${known.join(', ')})` : `unknown key (did you mean ${hint}?)`);
+    }
+    return value;
+  }
+
+  integer(v: unknown, path: string, min: number, max: number, dflt: number): number {
+    if (v === undefined) return dflt;
+    if (typeof v === 'number' && Number.isSafeInteger(v) && v >= min && v <= max) return v;
+    this.add(path, max === Number.MAX_SAFE_INTEGER ? `must be an integer >= ${min}` : `must be an integer from ${min} to ${max}`);
+    return dflt;
+  }
+
+  duration(v: unknown, path: string, dflt: number, allowZero = false): number {
+    if (v === undefined) return dflt;
+    const ms = parseDuration(v);
+    if (ms === null) {
+      this.add(path, `must be a duration (${DURATION_HINT})`);
+      return dflt;
+    }
+    if (ms === 0 && !allowZero) {
+      this.add(path, 'must be greater than 0');
+      return dflt;
+    }
+    if (ms > MAX_DURATION) {
+      this.add(path, `must be at most ${MAX_DURATION}ms (~24.8 days)`);
+      return dflt;
+    }
+    return ms;
+  }
+
+  size(v: unknown, path: string, dflt: number): number {
+    if (v === undefined) return dflt;
+    const bytes = parseSize(v);
+    if (bytes === null) {
+      this.add(path, `must be a size (${SIZE_HINT})`);
+      return dflt;
+    }
+    if (bytes === 0) {
+      this.add(path, 'must be greater than 0');
+      return dflt;
+    }
+    return bytes;
+  }
+
+  oneOf<T extends string>(v: unknown, path: string, allowed: readonly T[], dflt: T): T {
+    if (v === undefined) return dflt;
+    if (typeof v === 'string' && (allowed as readonly string[]).includes(v)) return v as T;
+    this.add(path, `must be one of ${allowed.join(', ')}`);
+    return dflt;
+  }
+
+  header(v: unknown, path: string, dflt: string): string {
+    if (v === undefined) return dflt;
+    if (typeof v === 'string' && HEADER_RE.test(v)) return v.toLowerCase();
+    this.add(path, 'must be an HTTP header name');
+    return dflt;
+  }
+
+  boolean(v: unknown, path: string, dflt: boolean): boolean {
+    if (v === undefined) return dflt;
+    if (typeof v === 'boolean') return v;
+    this.add(path, 'must be true or false');
+    return dflt;
+  }
+}
+
+function checkServer(raw: unknown, p: Problems): ServerConfig {
+  const s = p.section(raw, 'server', SECTION_KEYS.server) ?? {};
+  const D = SERVER_DEFAULTS;
+  let host: string = D.host;
+  if (s.host !== undefined) {
+    if (typeof s.host === 'string' && HOST_RE.test(s.host)) host = s.host;
+    else p.add('server.host', 'must be an IP address or host name');
+  }
+  const port = p.integer(s.port, 'server.port', 0, 65535, D.port);
+
+  let management_port: number | null;
+  const m = s.management_port;
+  if (m === undefined) {
+    management_port = port === 0 ? 0 : port + 1;
+    if (management_port > 65535) {
+      p.add('server.management_port', 'the default (server.port + 1) is above 65535: set it, or off');
+      management_port = null;
+    }
+  } else if (m === null || m === false || m === 'off') {
+    management_port = null;
+  } else if (typeof m === 'number' && Number.isSafeInteger(m) && m >= 0 && m <= 65535) {
+    management_port = m;
+    if (m !== 0 && m === port) p.add('server.management_port', 'must differ from server.port');
+  } else {
+    p.add('server.management_port', 'must be an integer from 0 to 65535, or off');
+    management_port = null;
+  }
+
+  let workers = availableParallelism();
+  if (s.workers !== undefined && s.workers !== 'auto') {
+    if (typeof s.workers === 'number' && Number.isSafeInteger(s.workers) && s.workers >= 0 && s.workers <= 1024) workers = s.workers;
+    else p.add('server.workers', 'must be auto or an integer from 0 to 1024');
+  }
+
+  return {
+    host,
+    port,
+    management_port,
+    workers,
+    max_body_size: p.size(s.max_body_size, 'server.max_body_size', D.max_body_size),
+    max_header_size: p.size(s.max_header_size, 'server.max_header_size', D.max_header_size),
+    shutdown_timeout: p.duration(s.shutdown_timeout, 'server.shutdown_timeout', D.shutdown_timeout, true),
+    request_id_header: p.header(s.request_id_header, 'server.request_id_header', D.request_id_header),
+  };
+}
+
+function checkRouting(raw: unknown, p: Problems): RoutingConfig {
+  const r = p.section(raw, 'routing', SECTION_KEYS.routing) ?? {};
+  const D = ROUTING_DEFAULTS;
+  let session_slots = p.integer(r.session_slots, 'routing.session_slots', 1, 2 ** 30, D.session_slots);
+  if ((session_slots & (session_slots - 1)) !== 0) {
+    p.add('routing.session_slots', 'must be a power of two');
+    session_slots = D.session_slots;
+  }
+  return {
+    strategy: p.oneOf<StrategyName>(r.strategy, 'routing.strategy', STRATEGIES, D.strategy),
+    max_retries: p.integer(r.max_retries, 'routing.max_retries', 0, 100, D.max_retries),
+    session_header: p.header(r.session_header, 'routing.session_header', D.session_header),
+    session_ttl: p.duration(r.session_ttl, 'routing.session_ttl', D.session_ttl),
+    session_slots,
+    discovery_interval: p.duration(r.discovery_interval, 'routing.discovery_interval', D.discovery_interval),
+  };
+}
+
+function checkUpstream(raw: unknown, p: Problems): UpstreamConfig {
+  const u = p.section(raw, 'upstream', SECTION_KEYS.upstream) ?? {};
+  const D = UPSTREAM_DEFAULTS;
+  return {
+    connect_timeout: p.duration(u.connect_timeout, 'upstream.connect_timeout', D.connect_timeout),
+    first_byte_timeout: p.duration(u.first_byte_timeout, 'upstream.first_byte_timeout', D.first_byte_timeout),
+    idle_timeout: p.duration(u.idle_timeout, 'upstream.idle_timeout', D.idle_timeout),
+    connections: p.integer(u.connections, 'upstream.connections', 1, 65535, D.connections),
+  };
+}
+
+function checkLogging(raw: unknown, p: Problems): LoggingConfig {
+  const l = p.section(raw, 'logging', SECTION_KEYS.logging) ?? {};
+  return {
+    level: p.oneOf<LogLevel>(l.level, 'logging.level', LOG_LEVELS, LOGGING_DEFAULTS.level),
+    requests: p.boolean(l.requests, 'logging.requests', LOGGING_DEFAULTS.requests),
+  };
+}
+
+function checkState(raw: unknown, p: Problems): StateConfig {
+  const s = p.section(raw, 'state', SECTION_KEYS.state) ?? {};
+  return {
+    max_endpoints: p.integer(s.max_endpoints, 'state.max_endpoints', 1, 65535, STATE_DEFAULTS.max_endpoints),
+    max_models: p.integer(s.max_models, 'state.max_models', 1, 65535, STATE_DEFAULTS.max_models),
+  };
+}
+
+/** `http(s)://host[:port][/base]` without credentials, query or fragment, trailing slashes removed; null when invalid. */
+function normaliseUrl(v: unknown): string | null {
+  if (typeof v !== 'string') return null;
+  let u: URL;
+  try {
+    u = new URL(v.trim());
+  } catch {
+    return null;
+  }
+  if ((u.protocol !== 'http:' && u.protocol !== 'https:') || u.hostname === '') return null;
+  if (u.username !== '' || u.password !== '' || u.search !== '' || u.hash !== '') return null;
+  return u.origin + u.pathname.replace(/\/+$/, '');
+}
+
+function checkHealth(raw: unknown, at: string, p: Problems): HealthConfig {
+  const h = p.section(raw, at, SECTION_KEYS.health) ?? {};
+  const D = HEALTH_DEFAULTS;
+  let path: string | null = D.path;
+  if (h.path !== undefined && h.path !== null) {
+    if (typeof h.path === 'string' && h.path.startsWith('/') && !/\s/.test(h.path)) path = h.path;
+    else p.add(`${at}.path`, 'must be null (default for the type) or a path starting with /');
+  }
+  const interval = p.duration(h.interval, `${at}.interval`, D.interval);
+  const timeout = p.duration(h.timeout, `${at}.timeout`, D.timeout);
+  const fast_interval = p.duration(h.fast_interval, `${at}.fast_interval`, D.fast_interval);
+  if (fast_interval > interval) p.add(`${at}.fast_interval`, `must not exceed ${at}.interval`);
+  return { path, interval, timeout, fast_interval };
+}
+
+function checkModels(raw: unknown, at: string, p: Problems): readonly string[] | null {
+  if (raw === undefined || raw === null) return null;
+  if (!Array.isArray(raw) || raw.length === 0) {
+    p.add(at, 'must be null (discover) or a non-empty list of model names');
+    return null;
+  }
+  const seen = new Map<string, number>();
+  const models: string[] = [];
+  raw.forEach((m: unknown, i) => {
+    if (typeof m !== 'string' || m.trim() === '') {
+      p.add(`${at}[${i}]`, 'must be a non-empty string');
+      return;
+    }
+    const first = seen.get(m);
+    if (first !== undefined) {
+      p.add(`${at}[${i}]`, `duplicate of ${at}[${first}]`);
+      return;
+    }
+    seen.set(m, i);
+    models.push(m);
+  });
+  return models;
+}
+
+function checkEndpoint(raw: unknown, i: number, p: Problems): EndpointConfig | null {
+  const at = `endpoints[${i}]`;
+  const e = p.section(raw, at, SECTION_KEYS.endpoint, 'a mapping with name and url');
+  if (e === null) return null;
+  const D = ENDPOINT_DEFAULTS;
+
+  let name = '';
+  if (e.name === undefined || e.name === null) p.add(`${at}.name`, 'is required');
+  else if (typeof e.name === 'string' && NAME_RE.test(e.name)) name = e.name;
+  else p.add(`${at}.name`, 'must be 1 to 64 characters of A-Z a-z 0-9 . _ -');
+
+  let url = '';
+  if (e.url === undefined || e.url === null) p.add(`${at}.url`, 'is required (an http(s) URL)');
+  else {
+    const normalised = normaliseUrl(e.url);
+    if (normalised !== null) url = normalised;
+    else p.add(`${at}.url`, 'must be an http(s) URL');
+  }
+
+  let weight: number = D.weight;
+  if (e.weight !== undefined) {
+    if (typeof e.weight === 'number' && Number.isFinite(e.weight) && e.weight > 0) weight = e.weight;
+    else p.add(`${at}.weight`, 'must be a number greater than 0');
+  }
+
+  return {
+    name,
+    url,
+    type: p.oneOf<EndpointType>(e.type, `${at}.type`, ENDPOINT_TYPES, D.type),
+    priority: p.integer(e.priority, `${at}.priority`, -1_000_000, 1_000_000, D.priority),
+    weight,
+    max_concurrency: p.integer(e.max_concurrency, `${at}.max_concurrency`, 1, 65535, D.max_concurrency),
+    models: checkModels(e.models, `${at}.models`, p),
+    health: checkHealth(e.health, `${at}.health`, p),
+  };
+}
+
+function checkEndpoints(raw: unknown, state: StateConfig, p: Problems): EndpointConfig[] {
+  if (raw === undefined || raw === null) {
+    p.add('endpoints', 'must list at least one endpoint');
+    return [];
+  }
+  if (!Array.isArray(raw)) {
+    p.add('endpoints', 'must be a list of endpoints');
+    return [];
+  }
+  if (raw.length === 0) {
+    p.add('endpoints', 'must list at least one endpoint');
+    return [];
+  }
+  if (raw.length > state.max_endpoints) {
+    p.add('endpoints', `lists ${raw.length} endpoints but state.max_endpoints is ${state.max_endpoints}`);
+  }
+  const endpoints: EndpointConfig[] = [];
+  const names = new Map<string, number>();
+  raw.forEach((entry: unknown, i) => {
+    const endpoint = checkEndpoint(entry, i, p);
+    if (endpoint === null) return;
+    if (endpoint.name !== '') {
+      const first = names.get(endpoint.name);
+      if (first !== undefined) p.add(`endpoints[${i}].name`, `duplicate of endpoints[${first}].name`);
+      else names.set(endpoint.name, i);
+    }
+    endpoints.push(endpoint);
+  });
+  return endpoints;
+}
+
+function deepFreeze<T>(value: T): T {
+  if (typeof value === 'object' && value !== null && !Object.isFrozen(value)) {
+    Object.freeze(value);
+    for (const child of Object.values(value)) deepFreeze(child);
+  }
+  return value;
+}
+
+/**
+ * Validates `raw` (the parsed YAML, or an object built in code) with the CORRAL_* variables of
+ * `env` applied on top, and returns the deeply frozen Config. Throws one ConfigError listing every
+ * problem. `source` is recorded as Config.source (the absolute file path, or null).
+ */
+export function parseConfig(raw: unknown, env: NodeJS.ProcessEnv = {}, source: string | null = null): Config {
+  const overlay = applyEnv(raw, env);
+  const p = new Problems(overlay.labels);
+  p.list.push(...overlay.problems);
+  const root = p.section(overlay.raw, '', SECTION_KEYS.root, 'a mapping (server, routing, upstream, logging, state, endpoints)');
+  if (root === null) throw new ConfigError(p.list);
+
+  const server = checkServer(root.server, p);
+  const routing = checkRouting(root.routing, p);
+  const upstream = checkUpstream(root.upstream, p);
+  const logging = checkLogging(root.logging, p);
+  const state = checkState(root.state, p);
+  const endpoints = checkEndpoints(root.endpoints, state, p);
+
+  if (p.list.length > 0) throw new ConfigError(p.list);
+  return deepFreeze({ server, routing, upstream, logging, state, endpoints, source });
+}
+
+/**
+ * Reads and validates a YAML config file, with `env` overrides on top. A missing file or a YAML
+ * syntax error is a ConfigError naming the file (and line:column).
+ */
+export function loadConfigFile(path: string, env: NodeJS.ProcessEnv = process.env): Config {
+  const absolute = resolve(path);
+  let text: string;
+  try {
+    text = readFileSync(absolute, 'utf8');
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code ?? 'EIO';
+    throw new ConfigError([`${absolute}: cannot read config file (${code})`]);
+  }
+  const lineCounter = new LineCounter();
+  const doc = parseDocument(text, { prettyErrors: false, lineCounter });
+  if (doc.errors.length > 0) {
+    throw new ConfigError(doc.errors.map((e) => {
+      const pos = lineCounter.linePos(e.pos[0]);
+      const where = `${absolute}:${pos.line}:${pos.col}`;
+      return `${where}: YAML syntax error at line ${pos.line}: ${e.message.split('\n')[0]}`;
+    }));
+  }
+  return parseConfig(doc.toJS(), env, absolute);
+}
+
+/**
+ * A Config built in code (tests, demo) without a file: `endpoints` plus optional section overrides,
+ * defaults for the rest, through the same validation as a file. Env variables are not applied.
+ */
+export function defaultConfig(endpoints: readonly EndpointInput[], overrides: ConfigOverrides = {}): Config {
+  return parseConfig({ ...overrides, endpoints }, {}, null);
+}

@@ -1,0 +1,13 @@
+/**
+ * What a request-serving process needs from the primary. In a cluster worker this is IPC; in
+ * inline mode the primary implements it directly. Nothing here is on the hot path except
+ * reportSuspect, which is a fire-and-forget message.
+ */
+export interface Control {
+  /** This process's row in the segment's stats table. */
+  readonly statsSlot: number;
+  /** A transport failure was seen on `endpoint`: the primary probes it now. */
+  reportSuspect(endpoint: number): void;
+  /** The full status document (endpoints, models, workers, counters). */
+  status(): Promise<unknown>;
+}

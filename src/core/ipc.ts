@@ -1,0 +1,24 @@
+import type { Config } from '../config/types.js';
+import type { CatalogSnapshot } from './catalog.js';
+
+/**
+ * Cluster IPC messages, as a dispatch table keyed by `kind` (as Node core's cluster does).
+ * The hot path never waits on these: suspect reports are fire-and-forget, catalog updates are
+ * pushed, and only /internal/status makes a request/reply pair (paired by `seq`).
+ */
+export type PrimaryMessage =
+  | { readonly kind: 'init'; readonly config: Config; readonly segment: string; readonly slot: number; readonly port: number; readonly catalog: CatalogSnapshot }
+  | { readonly kind: 'catalog'; readonly catalog: CatalogSnapshot }
+  | { readonly kind: 'status-reply'; readonly seq: number; readonly doc: unknown }
+  | { readonly kind: 'shutdown' };
+
+export type WorkerMessage =
+  /** Sent once the worker's message handler is installed: IPC messages sent before that are lost. */
+  | { readonly kind: 'hello' }
+  | { readonly kind: 'listening'; readonly port: number }
+  | { readonly kind: 'suspect'; readonly endpoint: number }
+  | { readonly kind: 'status-request'; readonly seq: number };
+
+export function isWorkerMessage(m: unknown): m is WorkerMessage {
+  return m !== null && typeof m === 'object' && typeof (m as { kind?: unknown }).kind === 'string';
+}

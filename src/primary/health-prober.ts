@@ -1,0 +1,139 @@
+import type { Config, EndpointConfig } from '../config/types.js';
+import type { Segment } from '../state/segment.js';
+import { EndpointState } from '../state/endpoints.js';
+import { DEFAULT_HEALTH_PATH } from '../config/defaults.js';
+import type { Logger } from '../observe/logger.js';
+import type { CatalogBuilder } from './catalog-builder.js';
+import { detectType, discoverModels } from './discovery.js';
+import { getJson } from './probe-client.js';
+import { endpointStateName } from '../observe/status.js';
+
+/** Per-endpoint probe bookkeeping. */
+class ProbeSchedule {
+  timer: NodeJS.Timeout | null = null;
+  probing = false;
+  /** Another probe was asked for while one ran: run again right after. */
+  again = false;
+  /** Current retry delay while failing: fast_interval doubling up to interval. */
+  backoff: number;
+  lastDiscovery = 0;
+  lastError: string | null = null;
+  constructor(backoff: number) {
+    this.backoff = backoff;
+  }
+}
+
+/**
+ * The primary's health prober and discovery loop. Writes endpoint state into the segment (the
+ * only writer of state besides workers' Healthy→Suspect CAS). A failing endpoint is re-probed at
+ * `health.fast_interval` doubling to `health.interval`, so a returning backend is back in
+ * rotation within a second; a worker's suspect report triggers a probe at once.
+ */
+export class HealthProber {
+  readonly #config: Config;
+  readonly #segment: Segment;
+  readonly #catalog: CatalogBuilder;
+  readonly #log: Logger;
+  readonly #schedules: ProbeSchedule[];
+  readonly #onCatalogChange: () => void;
+  #stopped = false;
+
+  constructor(config: Config, segment: Segment, catalog: CatalogBuilder, log: Logger, onCatalogChange: () => void) {
+    this.#config = config;
+    this.#segment = segment;
+    this.#catalog = catalog;
+    this.#log = log;
+    this.#onCatalogChange = onCatalogChange;
+    this.#schedules = config.endpoints.map((e) => new ProbeSchedule(e.health.fast_interval));
+  }
+
+  /** Probes every endpoint once (in parallel), then keeps probing on schedule. */
+  async start(): Promise<void> {
+    await Promise.all(this.#config.endpoints.map((_, i) => this.probeNow(i)));
+  }
+
+  lastError(endpoint: number): string | null {
+    return this.#schedules[endpoint]?.lastError ?? null;
+  }
+
+  /** Probe now (a worker saw a transport failure), unless a probe is already running. */
+  async probeNow(i: number): Promise<void> {
+    const s = this.#schedules[i];
+    if (s === undefined || this.#stopped) return;
+    if (s.probing) {
+      s.again = true;
+      return;
+    }
+    if (s.timer !== null) clearTimeout(s.timer);
+    s.timer = null;
+    s.probing = true;
+    try {
+      do {
+        s.again = false;
+        await this.#probe(i, s);
+      } while (s.again && !this.#stopped);
+    } finally {
+      s.probing = false;
+    }
+    this.#schedule(i, s);
+  }
+
+  async #probe(i: number, s: ProbeSchedule): Promise<void> {
+    const endpoint = this.#config.endpoints[i]!;
+    const endpoints = this.#segment.endpoints;
+    const before = endpoints.state(i);
+    try {
+      await this.#check(i, endpoint);
+      s.lastError = null;
+      s.backoff = endpoint.health.fast_interval;
+      const now = Date.now();
+      const rediscover = before !== EndpointState.Healthy || now - s.lastDiscovery >= this.#config.routing.discovery_interval;
+      if (rediscover) {
+        s.lastDiscovery = now;
+        this.#catalog.setModels(i, await discoverModels(endpoint, this.#catalog.type(i), endpoint.health.timeout));
+        if (this.#catalog.rebuild()) this.#onCatalogChange();
+      }
+      if (before !== EndpointState.Healthy && before !== EndpointState.Draining) {
+        endpoints.resetConsecutiveFailures(i);
+        endpoints.setState(i, EndpointState.Healthy);
+        this.#log.info({ endpoint: endpoint.name, from: endpointStateName(before) }, 'endpoint healthy');
+      }
+    } catch (err) {
+      s.lastError = (err as Error).message;
+      if (before !== EndpointState.Down) {
+        endpoints.setState(i, EndpointState.Down);
+        this.#log.warn({ endpoint: endpoint.name, from: endpointStateName(before), err: s.lastError }, 'endpoint down');
+      }
+      s.backoff = before === EndpointState.Down ? Math.min(s.backoff * 2, endpoint.health.interval) : endpoint.health.fast_interval;
+    }
+  }
+
+  async #check(i: number, endpoint: EndpointConfig): Promise<void> {
+    const timeout = endpoint.health.timeout;
+    let type = this.#catalog.type(i);
+    if (type === 'unknown') {
+      const found = await detectType(endpoint.url, timeout);
+      this.#catalog.setType(i, found.type, found.version);
+      this.#log.info({ endpoint: endpoint.name, type: found.type }, 'endpoint type detected');
+      type = found.type;
+      return;
+    }
+    const path = endpoint.health.path ?? DEFAULT_HEALTH_PATH[type];
+    const doc = await getJson(endpoint.url, path, timeout) as { version?: unknown } | null;
+    if (type === 'ollama' && typeof doc?.version === 'string') this.#catalog.setType(i, 'ollama', doc.version);
+  }
+
+  #schedule(i: number, s: ProbeSchedule): void {
+    if (this.#stopped) return;
+    const endpoint = this.#config.endpoints[i]!;
+    const healthy = this.#segment.endpoints.state(i) === EndpointState.Healthy;
+    const delay = healthy ? endpoint.health.interval : s.backoff;
+    s.timer = setTimeout(() => void this.probeNow(i), delay);
+    s.timer.unref();
+  }
+
+  stop(): void {
+    this.#stopped = true;
+    for (const s of this.#schedules) if (s.timer !== null) clearTimeout(s.timer);
+  }
+}

@@ -1,0 +1,172 @@
+import cluster, { type Worker } from 'node:cluster';
+import { fileURLToPath } from 'node:url';
+import type { Config } from '../config/types.js';
+import type { CatalogSnapshot } from '../core/catalog.js';
+import { isWorkerMessage, type PrimaryMessage, type WorkerMessage } from '../core/ipc.js';
+import type { Logger } from '../observe/logger.js';
+import type { WorkerInfo } from '../observe/status.js';
+
+/** What the supervisor needs from the rest of the primary. */
+export interface SupervisorHooks {
+  catalog(): CatalogSnapshot;
+  onSuspect(endpoint: number): void;
+  status(): Promise<unknown>;
+}
+
+const WORKER_ENTRY = fileURLToPath(new URL('../../workers/http-worker.js', import.meta.url));
+const RESPAWN_MIN_MS = 100;
+const RESPAWN_MAX_MS = 5000;
+/** A worker that lived this long is considered stable: its next crash restarts the backoff. */
+const STABLE_AFTER_MS = 10_000;
+
+/** One worker seat: a stats slot that outlives the processes that occupy it. */
+class Seat {
+  readonly slot: number;
+  worker: Worker | null = null;
+  state: 'starting' | 'listening' | 'stopping' | 'respawning' | 'stopped' = 'starting';
+  restarts = 0;
+  backoff = RESPAWN_MIN_MS;
+  startedAt = 0;
+  onListening: ((port: number) => void) | null = null;
+  constructor(slot: number) {
+    this.slot = slot;
+  }
+}
+
+/**
+ * Forks `server.workers` HTTP workers, hands each its config, segment name and stats slot, relays
+ * their IPC (suspect reports, status requests), respawns a crashed one with backoff, and stops
+ * them all gracefully. Workers listen on one port with SO_REUSEPORT (uWS sets it); with port 0 the
+ * first worker picks the port and the others join it.
+ */
+export class Supervisor {
+  readonly #config: Config;
+  readonly #segment: string;
+  readonly #log: Logger;
+  readonly #hooks: SupervisorHooks;
+  readonly #seats: Seat[];
+  #port: number;
+  #stopping = false;
+
+  constructor(config: Config, segmentName: string, log: Logger, hooks: SupervisorHooks) {
+    this.#config = config;
+    this.#segment = segmentName;
+    this.#log = log;
+    this.#hooks = hooks;
+    this.#seats = [];
+    for (let i = 0; i < config.server.workers; i++) this.#seats.push(new Seat(i + 1));
+    this.#port = config.server.port;
+    cluster.setupPrimary({ exec: WORKER_ENTRY, silent: false });
+  }
+
+  get port(): number {
+    return this.#port;
+  }
+
+  /** Starts every worker; resolves with the port once all are listening. */
+  async start(): Promise<number> {
+    const [first, ...rest] = this.#seats;
+    this.#port = await this.#fork(first!);
+    await Promise.all(rest.map((seat) => this.#fork(seat)));
+    return this.#port;
+  }
+
+  broadcast(message: PrimaryMessage): void {
+    for (const seat of this.#seats) {
+      const w = seat.worker;
+      if (w !== null && w.isConnected()) w.send(message);
+    }
+  }
+
+  workers(): WorkerInfo[] {
+    return this.#seats.map((s) => ({ id: s.worker?.id ?? 0, pid: s.worker?.process.pid ?? 0, slot: s.slot, state: s.state, restarts: s.restarts }));
+  }
+
+  #fork(seat: Seat): Promise<number> {
+    return new Promise((resolve, reject) => {
+      const worker = cluster.fork();
+      seat.worker = worker;
+      seat.state = 'starting';
+      seat.startedAt = Date.now();
+      seat.onListening = resolve;
+      worker.on('message', (m: unknown) => {
+        if (isWorkerMessage(m)) this.#onMessage(seat, worker, m);
+      });
+      worker.on('exit', (code, signal) => {
+        if (seat.onListening !== null && seat.state === 'starting' && seat.restarts === 0 && !this.#stopping) {
+          seat.onListening = null;
+          reject(new Error(`worker ${worker.id} exited during start-up (code ${code}, signal ${signal})`));
+          return;
+        }
+        this.#onExit(seat, worker, code, signal);
+      });
+    });
+  }
+
+  #onMessage(seat: Seat, worker: Worker, m: WorkerMessage): void {
+    switch (m.kind) {
+      case 'hello': {
+        const init: PrimaryMessage = { kind: 'init', config: this.#config, segment: this.#segment, slot: seat.slot, port: this.#port, catalog: this.#hooks.catalog() };
+        worker.send(init);
+        return;
+      }
+      case 'listening': {
+        seat.state = 'listening';
+        if (this.#port === 0) this.#port = m.port;
+        const done = seat.onListening;
+        seat.onListening = null;
+        done?.(m.port);
+        return;
+      }
+      case 'suspect':
+        this.#hooks.onSuspect(m.endpoint);
+        return;
+      case 'status-request':
+        this.#hooks.status().then((doc) => {
+          if (worker.isConnected()) worker.send({ kind: 'status-reply', seq: m.seq, doc } satisfies PrimaryMessage);
+        }, (err: Error) => this.#log.error({ err }, 'status failed'));
+        return;
+    }
+  }
+
+  #onExit(seat: Seat, worker: Worker, code: number | null, signal: string | null): void {
+    if (seat.worker !== worker) return;
+    seat.worker = null;
+    if (this.#stopping) {
+      seat.state = 'stopped';
+      return;
+    }
+    seat.restarts++;
+    if (Date.now() - seat.startedAt > STABLE_AFTER_MS) seat.backoff = RESPAWN_MIN_MS;
+    const delay = seat.backoff;
+    seat.backoff = Math.min(seat.backoff * 2, RESPAWN_MAX_MS);
+    seat.state = 'respawning';
+    this.#log.error({ worker: worker.id, pid: worker.process.pid, code, signal, respawnInMs: delay }, 'worker died; respawning');
+    setTimeout(() => {
+      if (this.#stopping) return;
+      this.#fork(seat).catch((err: Error) => this.#log.error({ err: err.message }, 'respawn failed'));
+    }, delay).unref();
+  }
+
+  /**
+   * Asks every worker to drain (stop accepting, finish in-flight responses) and waits for them to
+   * exit; any still alive after `timeoutMs` plus a grace second is killed.
+   */
+  async shutdown(timeoutMs: number): Promise<void> {
+    this.#stopping = true;
+    const exits: Promise<void>[] = [];
+    for (const seat of this.#seats) {
+      const w = seat.worker;
+      if (w === null || w.isDead()) continue;
+      seat.state = 'stopping';
+      exits.push(new Promise((resolve) => w.once('exit', () => resolve())));
+      if (w.isConnected()) w.send({ kind: 'shutdown' } satisfies PrimaryMessage);
+      else w.kill('SIGTERM');
+    }
+    const killer = setTimeout(() => {
+      for (const seat of this.#seats) if (seat.worker !== null && !seat.worker.isDead()) seat.worker.process.kill('SIGKILL');
+    }, timeoutMs + 1000);
+    await Promise.all(exits);
+    clearTimeout(killer);
+  }
+}

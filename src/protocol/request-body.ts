@@ -1,0 +1,41 @@
+import { InvalidJsonError, InvalidRequestError, MissingModelError } from '../core/errors.js';
+
+/** Longest model name accepted; real ones are far shorter (`hf.co/org/repo:Q4_K_M`). */
+export const MAX_MODEL_NAME_LENGTH = 256;
+
+/** What routing needs from a request body. One instance per request, every field set here. */
+export class RequestFacts {
+  model: string;
+  stream: boolean;
+  constructor() {
+    this.model = '';
+    this.stream = false;
+  }
+}
+
+/**
+ * Parses an inference request body and extracts the model and stream flag, validating them with
+ * messages that name the field. The raw bytes are forwarded unchanged; this only reads.
+ * `streamsByDefault`: Ollama's chat/generate stream unless `"stream": false`; OpenAI's do not.
+ */
+export function analyseBody(body: Buffer | null, streamsByDefault: boolean, out: RequestFacts): void {
+  if (body === null || body.length === 0) throw new InvalidJsonError('request body is empty; expected a JSON object');
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(body.toString('utf8'));
+  } catch (err) {
+    throw new InvalidJsonError(`request body is not valid JSON: ${(err as Error).message}`);
+  }
+  if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) {
+    throw new InvalidRequestError('request body must be a JSON object');
+  }
+  const o = parsed as { model?: unknown; stream?: unknown };
+  const model = o.model;
+  if (model === undefined || model === null || model === '') throw new MissingModelError('model: is required');
+  if (typeof model !== 'string') throw new InvalidRequestError('model: must be a string');
+  if (model.length > MAX_MODEL_NAME_LENGTH) throw new InvalidRequestError(`model: must be at most ${MAX_MODEL_NAME_LENGTH} characters`);
+  const stream = o.stream;
+  if (stream !== undefined && stream !== null && typeof stream !== 'boolean') throw new InvalidRequestError('stream: must be a boolean');
+  out.model = model;
+  out.stream = typeof stream === 'boolean' ? stream : streamsByDefault;
+}

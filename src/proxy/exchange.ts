@@ -1,0 +1,247 @@
+import type { IncomingHttpHeaders } from 'node:http';
+import { performance } from 'node:perf_hooks';
+import type { Dispatcher } from 'undici';
+import type { ClientRequest } from '../server/client-request.js';
+import { writeHeadAndChunk, writeChunk, writeHeadAndEnd, endResponse, onDrained } from '../server/response.js';
+import type { Route } from '../protocol/routes.js';
+import { Dialect } from '../protocol/dialect.js';
+import type { RequestFacts } from '../protocol/request-body.js';
+import { midStreamErrorChunk } from '../protocol/error-body.js';
+import type { ModelRoute, RoutingTable } from '../routing/routing-table.js';
+import { classifyFailure, FailureKind, isRetryableStatus } from '../upstream/error-class.js';
+import { CorralError, UpstreamError, UpstreamTimeoutError } from '../core/errors.js';
+import { Counter, Histogram } from '../state/stats.js';
+import type { Proxy } from './proxy.js';
+
+type DispatchController = Dispatcher.DispatchController;
+
+/** Why an attempt was abandoned by corral itself (the error undici reports back is ignored). */
+class AttemptAbandoned extends Error {
+  readonly code = 'CORRAL_ATTEMPT_ABANDONED';
+}
+const RETRYING = new AttemptAbandoned('retrying on another endpoint');
+const CLIENT_GONE = new AttemptAbandoned('client disconnected');
+
+/**
+ * One proxied request from endpoint selection to the last byte: it is its own undici dispatch
+ * handler (no closures per request), retries on another endpoint while nothing has reached the
+ * client, passes the body through chunk by chunk with backpressure, and records the outcome.
+ */
+export class Exchange implements Dispatcher.DispatchHandler {
+  readonly proxy: Proxy;
+  readonly r: ClientRequest;
+  readonly route: Route;
+  readonly facts: RequestFacts;
+  readonly table: RoutingTable;
+  readonly model: ModelRoute;
+  readonly sessionHi: number;
+  readonly sessionLo: number;
+  readonly options: Dispatcher.DispatchOptions;
+  endpoint: number;
+  /** The live attempt's controller; events from any other (abandoned) attempt are ignored. */
+  controller: DispatchController | null;
+  tried: number[] | null;
+  upstreamStatus: number;
+  upstreamHeaders: IncomingHttpHeaders | null;
+  paused: boolean;
+  drainHooked: boolean;
+  attemptStartedAt: number;
+  firstByteAt: number;
+  bytesOut: number;
+  done: boolean;
+
+  constructor(proxy: Proxy, r: ClientRequest, route: Route, facts: RequestFacts, table: RoutingTable,
+    model: ModelRoute, sessionHi: number, sessionLo: number, headers: string[]) {
+    this.proxy = proxy;
+    this.r = r;
+    this.route = route;
+    this.facts = facts;
+    this.table = table;
+    this.model = model;
+    this.sessionHi = sessionHi;
+    this.sessionLo = sessionLo;
+    this.options = { path: r.path, method: 'POST', headers, body: r.body, idempotent: false, blocking: true };
+    this.endpoint = -1;
+    this.controller = null;
+    this.tried = null;
+    this.upstreamStatus = 0;
+    this.upstreamHeaders = null;
+    this.paused = false;
+    this.drainHooked = false;
+    this.attemptStartedAt = 0;
+    this.firstByteAt = 0;
+    this.bytesOut = 0;
+    this.done = false;
+  }
+
+  /** Chooses an endpoint and sends the request there; answers the client itself when none can serve. */
+  attempt(): void {
+    const proxy = this.proxy;
+    const r = this.r;
+    if (r.aborted) return this.finish();
+    const e = proxy.selector.select(this.table, this.model, this.route.dialect, this.sessionHi, this.sessionLo, this.tried);
+    if (e < 0) {
+      proxy.sendError(r, this.route.dialect, this.tried === null ? proxy.noEndpointError(e, this.model.name) :
+        new UpstreamError(`every endpoint that serves "${this.model.name}" failed (${this.tried.length} tried)`));
+      return this.finish();
+    }
+    const target = proxy.pools.target(e);
+    if (target === undefined) {
+      proxy.sendError(r, this.route.dialect, proxy.noEndpointError(-1, this.model.name));
+      return this.finish();
+    }
+    this.endpoint = e;
+    r.endpointName = this.table.endpointNames[e]!;
+    r.routeLabel = proxy.selector.route;
+    proxy.segment.endpoints.acquire(e);
+    proxy.segment.endpoints.addRequest(e);
+    this.attemptStartedAt = performance.now();
+    this.options.path = target.basePath === '' ? this.pathWithQuery() : target.basePath + this.pathWithQuery();
+    target.pool.dispatch(this.options, this);
+  }
+
+  pathWithQuery(): string {
+    return this.r.query === '' ? this.r.path : `${this.r.path}?${this.r.query}`;
+  }
+
+  onRequestStart(controller: DispatchController, _context: unknown): void {
+    this.controller = controller;
+    if (this.r.aborted) this.abandon(CLIENT_GONE);
+  }
+
+  onResponseStart(controller: DispatchController, statusCode: number, headers: IncomingHttpHeaders): void {
+    if (controller !== this.controller) return;
+    if (isRetryableStatus(statusCode) && this.canRetry()) {
+      // The backend is alive but cannot serve (overloaded, its own upstream broken): try another.
+      this.proxy.segment.endpoints.addFailure(this.endpoint);
+      this.abandon(RETRYING);
+      this.retry();
+      return;
+    }
+    this.upstreamStatus = statusCode;
+    this.upstreamHeaders = headers;
+  }
+
+  onResponseData(controller: DispatchController, chunk: Buffer): void {
+    if (controller !== this.controller) return;
+    const r = this.r;
+    this.bytesOut += chunk.length;
+    let writable: boolean;
+    if (!r.headSent) {
+      this.firstByteAt = performance.now();
+      // Head and first bytes leave together: until now a failure could still be retried.
+      writable = writeHeadAndChunk(r, this.upstreamStatus, this.upstreamHeaders!, chunk);
+    } else {
+      writable = writeChunk(r, chunk);
+    }
+    if (!writable) this.pause(controller);
+  }
+
+  onResponseEnd(controller: DispatchController, _trailers: IncomingHttpHeaders): void {
+    if (controller !== this.controller) return;
+    this.controller = null;
+    const r = this.r;
+    if (!r.headSent) {
+      this.firstByteAt = performance.now();
+      writeHeadAndEnd(r, this.upstreamStatus, this.upstreamHeaders!);
+    } else {
+      endResponse(r);
+    }
+    this.proxy.segment.endpoints.resetConsecutiveFailures(this.endpoint);
+    this.finish();
+  }
+
+  onResponseError(controller: DispatchController, err: Error): void {
+    if (controller !== this.controller) return;
+    this.controller = null;
+    const r = this.r;
+    const proxy = this.proxy;
+    if (r.aborted) return this.finish();
+    const kind = classifyFailure(err);
+    proxy.segment.endpoints.addFailure(this.endpoint);
+    if (kind === FailureKind.Transport) proxy.markSuspect(this.endpoint);
+    if (!r.headSent) {
+      if (kind === FailureKind.Transport && this.canRetry()) {
+        this.releaseEndpoint();
+        this.retry();
+        return;
+      }
+      const error: CorralError = kind === FailureKind.Timeout
+        ? new UpstreamTimeoutError(`endpoint ${r.endpointName} did not answer within upstream.first_byte_timeout`)
+        : new UpstreamError(`endpoint ${r.endpointName} failed: ${err.message}`);
+      proxy.sendError(r, this.route.dialect, error);
+      proxy.log.warn({ requestId: r.requestId, endpoint: r.endpointName, err: err.message }, 'upstream failed before responding');
+      return this.finish();
+    }
+    // Bytes already reached the client: end the stream in a way its protocol reports as an error.
+    const error = kind === FailureKind.Timeout
+      ? new UpstreamTimeoutError(`endpoint ${r.endpointName} went silent for longer than upstream.idle_timeout`)
+      : new UpstreamError(`endpoint ${r.endpointName} failed mid-stream: ${err.message}`);
+    const sse = this.route.dialect === Dialect.OpenAI && this.facts.stream;
+    endResponse(r, this.facts.stream ? midStreamErrorChunk(sse, error) : '', true);
+    proxy.log.warn({ requestId: r.requestId, endpoint: r.endpointName, err: err.message }, 'upstream failed mid-stream');
+    this.finish();
+  }
+
+  /** The client went away: stop the upstream so the GPU stops generating. */
+  clientAborted(): void {
+    if (this.controller !== null) this.abandon(CLIENT_GONE);
+    this.proxy.segment.stats.add(this.proxy.statsSlot, Counter.ClientAborts, 1);
+    this.finish();
+  }
+
+  canRetry(): boolean {
+    return !this.r.headSent && this.r.retries < this.proxy.maxRetries;
+  }
+
+  retry(): void {
+    (this.tried ??= []).push(this.endpoint);
+    this.r.retries++;
+    this.proxy.segment.stats.add(this.proxy.statsSlot, Counter.Retries, 1);
+    // Off the undici callback's stack: the next dispatch may hit another pool synchronously.
+    process.nextTick(attemptAgain, this);
+  }
+
+  abandon(reason: Error): void {
+    const c = this.controller;
+    this.controller = null;
+    this.releaseEndpoint();
+    if (c !== null && !c.aborted) c.abort(reason);
+  }
+
+  pause(controller: DispatchController): void {
+    if (this.paused) return;
+    this.paused = true;
+    controller.pause();
+    if (!this.drainHooked) {
+      this.drainHooked = true;
+      onDrained(this.r, () => this.resume());
+    }
+  }
+
+  resume(): void {
+    if (!this.paused) return;
+    this.paused = false;
+    this.controller?.resume();
+  }
+
+  releaseEndpoint(): void {
+    if (this.endpoint < 0) return;
+    const endpoints = this.proxy.segment.endpoints;
+    endpoints.release(this.endpoint);
+    // Only attempts that produced a response say anything about the endpoint's latency.
+    if (this.firstByteAt !== 0) endpoints.recordLatencyUs(this.endpoint, Math.round((this.firstByteAt - this.attemptStartedAt) * 1000));
+    this.endpoint = -1;
+  }
+
+  finish(): void {
+    if (this.done) return;
+    this.done = true;
+    this.releaseEndpoint();
+    this.proxy.exchangeFinished(this);
+  }
+}
+
+function attemptAgain(ex: Exchange): void {
+  ex.attempt();
+}

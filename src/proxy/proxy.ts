@@ -1,0 +1,230 @@
+import { performance } from 'node:perf_hooks';
+import type { Logger } from 'pino';
+import type { Config } from '../config/types.js';
+import type { Control } from '../core/control.js';
+import {
+  CorralError, DialectUnsupportedError, InternalError, MethodNotAllowedError, ModelNotFoundError,
+  NoEndpointError, NotFoundError, BodyTooLargeError,
+} from '../core/errors.js';
+import { emptyCatalog, type CatalogSnapshot } from '../core/catalog.js';
+import type { Segment } from '../state/segment.js';
+import { EndpointState } from '../state/endpoints.js';
+import { Counter, Histogram } from '../state/stats.js';
+import { hash32 } from '../state/hash.js';
+import type { RequestHandler } from '../server/http-server.js';
+import type { ClientRequest } from '../server/client-request.js';
+import { sendJson } from '../server/response.js';
+import { findRoute, dialectOfPath, RouteKind, CatalogView, InternalView, type Route } from '../protocol/routes.js';
+import { Dialect } from '../protocol/dialect.js';
+import { errorBody } from '../protocol/error-body.js';
+import { analyseBody, RequestFacts } from '../protocol/request-body.js';
+import { RoutingTable } from '../routing/routing-table.js';
+import { Selector, NO_ENDPOINT_DIALECT, NO_ENDPOINT_SATURATED } from '../routing/selector.js';
+import { createStrategy } from '../routing/strategies.js';
+import { UpstreamPools } from '../upstream/pools.js';
+import { nextRequestId } from '../observe/request-id.js';
+import { Exchange } from './exchange.js';
+
+/** Seeds for the session key's two independent 32-bit hashes (a 64-bit key in the segment). */
+const SESSION_SEED_HI = 0x9e3779b1;
+const SESSION_SEED_LO = 0x85ebca77;
+
+const HEALTH_BODY = JSON.stringify({ status: 'ok' });
+const SATURATED_RETRY_AFTER = '1';
+
+/**
+ * The request handler every serving process runs (cluster worker, or the primary in inline
+ * mode): routes a complete request to a catalog answer, an internal view, or an Exchange.
+ */
+export class Proxy implements RequestHandler {
+  readonly segment: Segment;
+  readonly control: Control;
+  readonly log: Logger;
+  readonly selector: Selector;
+  readonly pools: UpstreamPools;
+  readonly maxRetries: number;
+  readonly statsSlot: number;
+  readonly logRequests: boolean;
+  table: RoutingTable;
+  /** Exchanges in flight in this process (graceful shutdown waits for 0). */
+  active: number;
+  #onIdle: (() => void) | null;
+
+  constructor(config: Config, segment: Segment, control: Control, log: Logger) {
+    this.segment = segment;
+    this.control = control;
+    this.log = log;
+    this.selector = new Selector(segment, createStrategy(config.routing.strategy));
+    this.pools = new UpstreamPools(config.upstream);
+    this.maxRetries = config.routing.max_retries;
+    this.statsSlot = control.statsSlot;
+    this.logRequests = config.logging.requests;
+    this.table = new RoutingTable(emptyCatalog());
+    this.active = 0;
+    this.#onIdle = null;
+  }
+
+  /** A new catalog from the primary: swap the routing view and align the upstream pools. */
+  setCatalog(catalog: CatalogSnapshot): void {
+    this.table = new RoutingTable(catalog);
+    this.pools.sync(this.table.endpointUrls);
+  }
+
+  onRequest(r: ClientRequest): void {
+    if (r.requestId === '') r.requestId = nextRequestId();
+    const route = findRoute(r.path);
+    if (route === undefined) {
+      return this.sendError(r, dialectOfPath(r.path), new NotFoundError(`no route for ${r.method.toUpperCase()} ${r.path}`));
+    }
+    if (r.method !== route.method) {
+      return this.sendError(r, route.dialect, new MethodNotAllowedError(`${r.path} accepts ${route.method.toUpperCase()} only`));
+    }
+    try {
+      switch (route.kind) {
+        case RouteKind.Inference:
+        case RouteKind.ModelInfo:
+          return this.#forward(r, route);
+        case RouteKind.Catalog:
+          return this.#catalog(r, route);
+        case RouteKind.Internal:
+          return this.#internal(r, route);
+      }
+    } catch (err) {
+      this.sendError(r, route.dialect, err instanceof CorralError ? err : this.#internalError(r, err));
+    }
+  }
+
+  onAborted(r: ClientRequest): void {
+    const ex = r.exchange as Exchange | null;
+    if (ex !== null && !ex.done) ex.clientAborted();
+  }
+
+  onBodyTooLarge(r: ClientRequest): void {
+    // Close the connection: the rest of the body may still be on its way.
+    this.sendError(r, dialectOfPath(r.path), new BodyTooLargeError(), true);
+  }
+
+  #forward(r: ClientRequest, route: Route): void {
+    const facts = new RequestFacts();
+    analyseBody(r.body, route.kind === RouteKind.Inference && route.streamsByDefault, facts);
+    const table = this.table;
+    const model = table.model(facts.model);
+    if (model === undefined) {
+      throw new ModelNotFoundError(`model "${facts.model}" is not served by any endpoint (GET ${route.dialect === Dialect.Ollama ? '/api/tags' : '/v1/models'} lists them)`);
+    }
+    let hi = 0;
+    let lo = 0;
+    if (r.sessionKey !== '') {
+      hi = hash32(r.sessionKey, SESSION_SEED_HI);
+      lo = hash32(r.sessionKey, SESSION_SEED_LO);
+    }
+    const headers = ['content-type', 'application/json', 'x-request-id', r.requestId];
+    if (r.accept !== '') headers.push('accept', r.accept);
+    if (r.traceparent !== '') headers.push('traceparent', r.traceparent);
+    const ex = new Exchange(this, r, route, facts, table, model, hi, lo, headers);
+    r.exchange = ex;
+    this.active++;
+    this.segment.stats.add(this.statsSlot, Counter.Requests, 1);
+    ex.attempt();
+  }
+
+  #catalog(r: ClientRequest, route: Route): void {
+    const t = this.table;
+    let body: string;
+    switch (route.view) {
+      case CatalogView.OllamaTags: body = t.ollamaTagsBody; break;
+      case CatalogView.OllamaPs: body = t.ollamaPsBody; break;
+      case CatalogView.OllamaVersion: body = t.ollamaVersionBody; break;
+      default: body = t.openaiModelsBody; break;
+    }
+    this.#count(200);
+    sendJson(r, 200, body);
+  }
+
+  #internal(r: ClientRequest, route: Route): void {
+    if (route.view === InternalView.Health) {
+      sendJson(r, 200, HEALTH_BODY);
+      return;
+    }
+    if (route.view === InternalView.Ready) {
+      const healthy = this.healthyEndpoints();
+      sendJson(r, healthy > 0 ? 200 : 503, JSON.stringify({ ready: healthy > 0, healthy_endpoints: healthy }));
+      return;
+    }
+    this.control.status().then(
+      (doc) => sendJson(r, 200, JSON.stringify(doc)),
+      (err) => this.sendError(r, Dialect.OpenAI, this.#internalError(r, err)),
+    );
+  }
+
+  healthyEndpoints(): number {
+    const endpoints = this.segment.endpoints;
+    const n = this.segment.header.endpointCount();
+    let healthy = 0;
+    for (let i = 0; i < n; i++) if (endpoints.state(i) === EndpointState.Healthy) healthy++;
+    return healthy;
+  }
+
+  /** The error for a select() that found nothing, by reason. */
+  noEndpointError(code: number, model: string): CorralError {
+    if (code === NO_ENDPOINT_DIALECT) return new DialectUnsupportedError(`no endpoint serving "${model}" speaks this API; use the other dialect`);
+    if (code === NO_ENDPOINT_SATURATED) return new NoEndpointError(`every endpoint serving "${model}" is at max_concurrency; retry shortly`);
+    return new NoEndpointError(`no healthy endpoint serves "${model}"`);
+  }
+
+  sendError(r: ClientRequest, dialect: Dialect, err: CorralError, closeConnection = false): void {
+    // An exchange counts its own outcome when it finishes.
+    if (r.exchange === null) this.#count(err.status);
+    const retryAfter = err.status === 503;
+    sendJson(r, err.status, errorBody(dialect, err), retryAfter ? 'retry-after' : '', retryAfter ? SATURATED_RETRY_AFTER : '', closeConnection);
+  }
+
+  /** A transport failure: stop choosing the endpoint in every process now, and have the primary confirm. */
+  markSuspect(endpoint: number): void {
+    if (this.segment.endpoints.casState(endpoint, EndpointState.Healthy, EndpointState.Suspect)) {
+      this.control.reportSuspect(endpoint);
+    }
+  }
+
+  exchangeFinished(ex: Exchange): void {
+    const r = ex.r;
+    const stats = this.segment.stats;
+    const slot = this.statsSlot;
+    if (r.status !== 0) this.#count(r.status);
+    stats.add(slot, Counter.BytesOut, ex.bytesOut);
+    const now = performance.now();
+    stats.observe(slot, Histogram.Latency, Math.round((now - r.receivedAt) * 1000));
+    if (ex.firstByteAt !== 0) stats.observe(slot, Histogram.FirstByte, Math.round((ex.firstByteAt - r.receivedAt) * 1000));
+    if (this.logRequests) {
+      this.log.info({ requestId: r.requestId, path: r.path, model: ex.facts.model, endpoint: r.endpointName, route: r.routeLabel,
+        status: r.status, retries: r.retries, aborted: r.aborted, ms: Math.round((now - r.receivedAt) * 100) / 100 }, 'request');
+    }
+    if (--this.active === 0 && this.#onIdle !== null) {
+      const idle = this.#onIdle;
+      this.#onIdle = null;
+      idle();
+    }
+  }
+
+  #count(status: number): void {
+    const c = status < 400 ? Counter.Responses2xx : status < 500 ? Counter.Responses4xx : Counter.Responses5xx;
+    this.segment.stats.add(this.statsSlot, c, 1);
+  }
+
+  #internalError(r: ClientRequest, err: unknown): CorralError {
+    this.log.error({ requestId: r.requestId, err }, 'internal error');
+    return new InternalError();
+  }
+
+  /** Resolves once no exchange is in flight (graceful shutdown). */
+  whenIdle(): Promise<void> {
+    if (this.active === 0) return Promise.resolve();
+    return new Promise((resolve) => {
+      this.#onIdle = resolve;
+    });
+  }
+
+  close(): Promise<void> {
+    return this.pools.close();
+  }
+}

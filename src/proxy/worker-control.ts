@@ -1,0 +1,42 @@
+import type { Control } from '../core/control.js';
+import type { WorkerMessage } from '../core/ipc.js';
+
+const STATUS_TIMEOUT_MS = 5000;
+
+/** Control over cluster IPC: suspect reports are one-way; status is a request/reply paired by seq. */
+export class WorkerControl implements Control {
+  readonly statsSlot: number;
+  readonly #send: (m: WorkerMessage) => void;
+  readonly #pending = new Map<number, (doc: unknown) => void>();
+  #seq = 0;
+
+  constructor(statsSlot: number, send: (m: WorkerMessage) => void) {
+    this.statsSlot = statsSlot;
+    this.#send = send;
+  }
+
+  reportSuspect(endpoint: number): void {
+    this.#send({ kind: 'suspect', endpoint });
+  }
+
+  status(): Promise<unknown> {
+    const seq = ++this.#seq;
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.#pending.delete(seq);
+        reject(new Error('the primary did not answer the status request'));
+      }, STATUS_TIMEOUT_MS);
+      this.#pending.set(seq, (doc) => {
+        clearTimeout(timer);
+        resolve(doc);
+      });
+      this.#send({ kind: 'status-request', seq });
+    });
+  }
+
+  resolveStatus(seq: number, doc: unknown): void {
+    const resolve = this.#pending.get(seq);
+    this.#pending.delete(seq);
+    resolve?.(doc);
+  }
+}

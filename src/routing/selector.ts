@@ -1,0 +1,81 @@
+import type { Segment } from '../state/segment.js';
+import { EndpointState } from '../state/endpoints.js';
+import { MODEL_AVAILABLE } from '../state/models.js';
+import type { Strategy } from './strategy.js';
+import type { ModelRoute, RoutingTable } from './routing-table.js';
+import { ROUTE_STICKY_HIT, ROUTE_STICKY_NEW, ROUTE_STICKY_REPIN } from './route-label.js';
+
+/** Why select() found nothing; the proxy maps each to an error class. */
+export const NO_ENDPOINT_DOWN = -1;       // endpoints serve the model but none is healthy
+export const NO_ENDPOINT_SATURATED = -2;  // healthy ones exist but all are at max_concurrency
+export const NO_ENDPOINT_DIALECT = -3;    // the model's endpoints do not speak the caller's API
+
+/**
+ * Picks the endpoint for one request: session pin first, then the strategy over the healthy,
+ * unsaturated endpoints that serve the model and speak the dialect. Reads the shared segment with
+ * Atomics only; allocates nothing (one scratch array per selector, used synchronously).
+ */
+export class Selector {
+  readonly #segment: Segment;
+  readonly #strategy: Strategy;
+  readonly #scratch: Int32Array;
+  /** The `X-Corral-Route` label of the last successful select(). */
+  route: string;
+
+  constructor(segment: Segment, strategy: Strategy) {
+    this.#segment = segment;
+    this.#strategy = strategy;
+    this.#scratch = new Int32Array(segment.sizes.maxEndpoints);
+    this.route = strategy.name;
+  }
+
+  /**
+   * @param sessionHi,sessionLo the session key's two hashes, or 0,0 for no session
+   * @param tried endpoints that already failed this request (never chosen again), or null
+   * @returns an endpoint index, or one of the NO_ENDPOINT_* codes
+   */
+  select(table: RoutingTable, model: ModelRoute, dialect: number, sessionHi: number, sessionLo: number, tried: readonly number[] | null): number {
+    const seg = this.#segment;
+    const endpoints = seg.endpoints;
+    const models = seg.models;
+    const list = model.endpoints;
+    const out = this.#scratch;
+    const dialectBit = 1 << dialect;
+    let count = 0;
+    let speakers = 0;
+    let healthy = 0;
+    for (let k = 0; k < list.length; k++) {
+      const e = list[k]!;
+      if ((table.endpointDialects[e]! & dialectBit) === 0) continue;
+      if ((models.flags(e, model.index) & MODEL_AVAILABLE) === 0) continue;
+      speakers++;
+      if (endpoints.state(e) !== EndpointState.Healthy) continue;
+      if (tried !== null && tried.includes(e)) continue;
+      healthy++;
+      if (endpoints.inflight(e) >= endpoints.maxConcurrency(e)) continue;
+      out[count++] = e;
+    }
+    if (count === 0) {
+      if (speakers === 0) return list.length === 0 ? NO_ENDPOINT_DOWN : NO_ENDPOINT_DIALECT;
+      return healthy === 0 ? NO_ENDPOINT_DOWN : NO_ENDPOINT_SATURATED;
+    }
+    if (sessionHi === 0) {
+      this.route = this.#strategy.name;
+      return this.#strategy.pick(out, count, endpoints, seg.header);
+    }
+    const now = seg.header.nowSec();
+    const pinned = seg.sessions.lookup(sessionHi, sessionLo, now);
+    if (pinned >= 0) {
+      for (let k = 0; k < count; k++) {
+        if (out[k] === pinned) {
+          this.route = ROUTE_STICKY_HIT;
+          return pinned;
+        }
+      }
+    }
+    const chosen = this.#strategy.pick(out, count, endpoints, seg.header);
+    seg.sessions.pin(sessionHi, sessionLo, chosen, now);
+    this.route = pinned >= 0 ? ROUTE_STICKY_REPIN : ROUTE_STICKY_NEW;
+    return chosen;
+  }
+}

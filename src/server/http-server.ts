@@ -1,0 +1,124 @@
+import { performance } from 'node:perf_hooks';
+import { loadUws, type HttpRequest, type HttpResponse, type TemplatedApp, type us_listen_socket } from './uws.js';
+import { ClientRequest } from './client-request.js';
+import { sendJson } from './response.js';
+
+/** What the server hands complete requests to. Implemented by the proxy. */
+export interface RequestHandler {
+  /** The head is copied and, for requests with a body, the whole body is in `r.body`. */
+  onRequest(r: ClientRequest): void;
+  /** The client disconnected before the response ended. */
+  onAborted(r: ClientRequest): void;
+  /** A body over `max_body_size`: answer 413 in the caller's dialect. */
+  onBodyTooLarge(r: ClientRequest): void;
+}
+
+export interface HttpServerOptions {
+  readonly host: string;
+  readonly port: number;
+  readonly maxBodySize: number;
+  readonly sessionHeader: string;
+  readonly requestIdHeader: string;
+}
+
+/**
+ * The uWS app: one catch-all handler that copies the request head synchronously, attaches
+ * onAborted before anything asynchronous (uWS aborts the process otherwise), and reads the body
+ * with a size cap (uWS has none of its own), then hands over to the RequestHandler.
+ */
+export class HttpServer {
+  readonly #app: TemplatedApp;
+  readonly #options: HttpServerOptions;
+  readonly #handler: RequestHandler;
+  #listenSocket: us_listen_socket | null;
+  port: number;
+
+  constructor(options: HttpServerOptions, handler: RequestHandler) {
+    const uws = loadUws();
+    this.#options = options;
+    this.#handler = handler;
+    this.#listenSocket = null;
+    this.port = 0;
+    this.#app = uws.App();
+    this.#app.any('/*', (res, req) => this.#accept(res, req));
+  }
+
+  listen(port: number = this.#options.port): Promise<number> {
+    const uws = loadUws();
+    return new Promise((resolve, reject) => {
+      this.#app.listen(this.#options.host, port, (socket) => {
+        if (socket === false) {
+          reject(new Error(`cannot listen on ${this.#options.host}:${port}`));
+          return;
+        }
+        this.#listenSocket = socket;
+        this.port = uws.us_socket_local_port(socket);
+        resolve(this.port);
+      });
+    });
+  }
+
+  /** Stops accepting connections; requests in flight carry on. */
+  stopListening(): void {
+    if (this.#listenSocket === null) return;
+    loadUws().us_listen_socket_close(this.#listenSocket);
+    this.#listenSocket = null;
+  }
+
+  /** Closes every connection, in flight or idle (end of a graceful shutdown). */
+  closeAll(): void {
+    this.stopListening();
+    (this.#app as unknown as { close?: () => void }).close?.();
+  }
+
+  #accept(res: HttpResponse, req: HttpRequest): void {
+    const o = this.#options;
+    const lengthHeader = req.getHeader('content-length');
+    const contentLength = lengthHeader === '' ? -1 : Number(lengthHeader);
+    const r = new ClientRequest(res, req.getMethod(), req.getUrl(), req.getQuery() ?? '',
+      Number.isFinite(contentLength) ? contentLength : -1, req.getHeader(o.requestIdHeader),
+      req.getHeader(o.sessionHeader), req.getHeader('traceparent'), req.getHeader('accept'), performance.now());
+    const handler = this.#handler;
+    res.onAborted(() => {
+      r.aborted = true;
+      if (!r.ended) handler.onAborted(r);
+    });
+    const hasBody = contentLength > 0 || (lengthHeader === '' && req.getHeader('transfer-encoding') !== '');
+    if (!hasBody) {
+      handler.onRequest(r);
+      return;
+    }
+    if (contentLength > o.maxBodySize) {
+      // Refuse before reading: the client may still be sending, so close after answering.
+      handler.onBodyTooLarge(r);
+      return;
+    }
+    const max = o.maxBodySize;
+    if (contentLength > 0) r.body = Buffer.allocUnsafe(contentLength);
+    res.onData((chunk, isLast) => readBody(r, chunk, isLast, max, handler));
+  }
+}
+
+/** Copies each chunk (uWS reuses the ArrayBuffer after the callback), enforcing the size cap. */
+function readBody(r: ClientRequest, chunk: ArrayBuffer, isLast: boolean, max: number, handler: RequestHandler): void {
+  if (r.ended || r.aborted) return;
+  const n = chunk.byteLength;
+  const total = r.bodyReceived + n;
+  if (total > max || (r.contentLength >= 0 && total > r.contentLength)) {
+    handler.onBodyTooLarge(r);
+    return;
+  }
+  if (r.body === null || total > r.body.length) {
+    // Chunked upload: grow geometrically.
+    const grown = Buffer.allocUnsafe(Math.min(max, Math.max(total, (r.body?.length ?? 0) * 2, 16384)));
+    if (r.body !== null) r.body.copy(grown, 0, 0, r.bodyReceived);
+    r.body = grown;
+  }
+  if (n > 0) r.body.set(new Uint8Array(chunk), r.bodyReceived);
+  r.bodyReceived = total;
+  if (!isLast) return;
+  if (r.body.length !== total) r.body = r.body.subarray(0, total);
+  handler.onRequest(r);
+}
+
+export { sendJson };

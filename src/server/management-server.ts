@@ -1,0 +1,70 @@
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+
+/** What the management listener asks of the primary. */
+export interface ManagementSource {
+  healthyEndpoints(): number;
+  status(): Promise<unknown>;
+}
+
+/**
+ * A small node:http listener in the primary for load balancers' health probes. uWebSockets.js
+ * 20.30 never answers an HTTP/1.0 request (nor 1.1 without Host), which is exactly what HAProxy's
+ * default `option httpchk` sends; node:http answers both. Serves /internal/health (liveness),
+ * /internal/ready (503 until an endpoint is healthy) and /internal/status.
+ */
+export class ManagementServer {
+  readonly #server: Server;
+  readonly #source: ManagementSource;
+  port: number;
+
+  constructor(source: ManagementSource) {
+    this.#source = source;
+    this.port = 0;
+    this.#server = createServer((req, res) => this.#handle(req, res));
+    this.#server.keepAliveTimeout = 5000;
+  }
+
+  listen(host: string, port: number): Promise<number> {
+    return new Promise((resolve, reject) => {
+      this.#server.once('error', reject);
+      this.#server.listen(port, host, () => {
+        this.#server.off('error', reject);
+        const addr = this.#server.address();
+        this.port = typeof addr === 'object' && addr !== null ? addr.port : port;
+        resolve(this.port);
+      });
+    });
+  }
+
+  close(): Promise<void> {
+    return new Promise((resolve) => {
+      this.#server.close(() => resolve());
+      this.#server.closeAllConnections();
+    });
+  }
+
+  #handle(req: IncomingMessage, res: ServerResponse): void {
+    const path = (req.url ?? '/').split('?')[0];
+    if (req.method !== 'GET' && req.method !== 'HEAD') return send(res, 405, { error: { message: 'GET only', type: 'invalid_request_error', code: 'CORRAL_ERR_METHOD_NOT_ALLOWED' } });
+    switch (path) {
+      case '/internal/health':
+        return send(res, 200, { status: 'ok' });
+      case '/internal/ready': {
+        const healthy = this.#source.healthyEndpoints();
+        return send(res, healthy > 0 ? 200 : 503, { ready: healthy > 0, healthy_endpoints: healthy });
+      }
+      case '/internal/status':
+        this.#source.status().then((doc) => send(res, 200, doc), (err: Error) =>
+          send(res, 500, { error: { message: err.message, type: 'server_error', code: 'CORRAL_ERR_INTERNAL' } }));
+        return;
+      default:
+        return send(res, 404, { error: { message: `no route for ${req.method} ${path}`, type: 'invalid_request_error', code: 'CORRAL_ERR_NOT_FOUND' } });
+    }
+  }
+}
+
+function send(res: ServerResponse, status: number, doc: unknown): void {
+  const body = JSON.stringify(doc);
+  res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(body) });
+  res.end(res.req.method === 'HEAD' ? undefined : body);
+}

@@ -1,0 +1,168 @@
+import { STATUS_CODES, type IncomingHttpHeaders } from 'node:http';
+import type { ClientRequest } from './client-request.js';
+
+/**
+ * Every write to a uWS HttpResponse goes through here (STYLE rule 7). Writes made outside a uWS
+ * callback (after an await, from undici's callbacks) must be corked, or uWS sends each one as its
+ * own syscall and warns. `cork` takes a callback; to avoid a closure per write, the arguments go
+ * through module-level slots read by module-level functions (cork runs them synchronously).
+ */
+
+// Status lines encoded once: "200 OK", "503 Service Unavailable", …
+const STATUS_LINES: string[] = [];
+for (const [code, text] of Object.entries(STATUS_CODES)) STATUS_LINES[Number(code)] = `${code} ${text}`;
+function statusLine(status: number): string {
+  return STATUS_LINES[status] ?? `${status} Unknown`;
+}
+
+/**
+ * Upstream headers that must not be copied: hop-by-hop (RFC 9110 §7.6.1), framing that corral
+ * redoes itself (content-length, transfer-encoding), and Date, which uWS always writes.
+ */
+const SKIPPED_UPSTREAM_HEADERS = new Set([
+  'connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'te', 'trailer', 'upgrade',
+  'content-length', 'date', 'server',
+]);
+
+const H_ENDPOINT = 'x-corral-endpoint';
+const H_ROUTE = 'x-corral-route';
+const H_REQUEST_ID = 'x-corral-request-id';
+const H_RETRIES = 'x-corral-retries';
+const H_CONTENT_TYPE = 'content-type';
+const CT_JSON = 'application/json; charset=utf-8';
+
+let slotReq: ClientRequest;
+let slotStatus = 0;
+let slotHeaders: IncomingHttpHeaders | null = null;
+let slotExtraName = '';
+let slotExtraValue = '';
+let slotBody: string | Buffer | Uint8Array = '';
+let slotClose = false;
+let slotResult = false;
+
+function writeHeadNow(r: ClientRequest, status: number, upstream: IncomingHttpHeaders | null): void {
+  const res = r.res;
+  r.status = status;
+  res.writeStatus(statusLine(status));
+  if (upstream !== null) {
+    for (const name in upstream) {
+      if (SKIPPED_UPSTREAM_HEADERS.has(name)) continue;
+      const v = upstream[name];
+      if (v === undefined) continue;
+      if (typeof v === 'string') res.writeHeader(name, v);
+      else for (let i = 0; i < v.length; i++) res.writeHeader(name, v[i]!);
+    }
+  }
+  if (r.requestId !== '') res.writeHeader(H_REQUEST_ID, r.requestId);
+  if (r.endpointName !== '') {
+    res.writeHeader(H_ENDPOINT, r.endpointName);
+    res.writeHeader(H_ROUTE, r.routeLabel);
+    res.writeHeader(H_RETRIES, String(r.retries));
+  }
+  r.headSent = true;
+}
+
+function corkedSendJson(): void {
+  const r = slotReq;
+  writeHeadNow(r, slotStatus, null);
+  r.res.writeHeader(H_CONTENT_TYPE, CT_JSON);
+  if (slotExtraName !== '') r.res.writeHeader(slotExtraName, slotExtraValue);
+  r.res.end(slotBody, slotClose);
+}
+
+/**
+ * A complete JSON response (errors, catalog views, status). `extraName/extraValue` is one more
+ * header (Retry-After on 503s) — one slot, not a list, since no caller needs more.
+ */
+export function sendJson(r: ClientRequest, status: number, body: string, extraName = '', extraValue = '', closeConnection = false): void {
+  if (r.aborted || r.ended) return;
+  r.ended = true;
+  slotReq = r;
+  slotStatus = status;
+  slotBody = body;
+  slotExtraName = extraName;
+  slotExtraValue = extraValue;
+  slotClose = closeConnection;
+  r.res.cork(corkedSendJson);
+}
+
+function corkedHeadAndChunk(): void {
+  const r = slotReq;
+  writeHeadNow(r, slotStatus, slotHeaders);
+  slotResult = r.res.write(slotBody);
+}
+
+/** Status, upstream headers (filtered) and the first body bytes, in one corked write. */
+export function writeHeadAndChunk(r: ClientRequest, status: number, headers: IncomingHttpHeaders, chunk: Buffer): boolean {
+  if (r.aborted || r.ended) return true;
+  slotReq = r;
+  slotStatus = status;
+  slotHeaders = headers;
+  slotBody = chunk;
+  r.res.cork(corkedHeadAndChunk);
+  slotHeaders = null;
+  return slotResult;
+}
+
+function corkedChunk(): void {
+  slotResult = slotReq.res.write(slotBody);
+}
+
+/** One more body chunk, passed through as it arrived. Returns false under backpressure. */
+export function writeChunk(r: ClientRequest, chunk: Buffer | string): boolean {
+  if (r.aborted || r.ended) return true;
+  slotReq = r;
+  slotBody = chunk;
+  r.res.cork(corkedChunk);
+  return slotResult;
+}
+
+function corkedHeadAndEnd(): void {
+  const r = slotReq;
+  writeHeadNow(r, slotStatus, slotHeaders);
+  r.res.end(slotBody);
+}
+
+/** A response whose upstream body was empty: head and end together. */
+export function writeHeadAndEnd(r: ClientRequest, status: number, headers: IncomingHttpHeaders): void {
+  if (r.aborted || r.ended) return;
+  r.ended = true;
+  slotReq = r;
+  slotStatus = status;
+  slotHeaders = headers;
+  slotBody = '';
+  r.res.cork(corkedHeadAndEnd);
+  slotHeaders = null;
+}
+
+function corkedEnd(): void {
+  slotReq.res.end(slotBody, slotClose);
+}
+
+/** Ends a response whose head was already written, optionally with last bytes and closing the connection. */
+export function endResponse(r: ClientRequest, last: string | Buffer = '', closeConnection = false): void {
+  if (r.aborted || r.ended) return;
+  r.ended = true;
+  slotReq = r;
+  slotBody = last;
+  slotClose = closeConnection;
+  r.res.cork(corkedEnd);
+}
+
+/** Drops the connection without a response (a request so broken no answer can be framed). */
+export function closeConnection(r: ClientRequest): void {
+  if (r.aborted || r.ended) return;
+  r.ended = true;
+  r.res.close();
+}
+
+/**
+ * Calls `drained` once the client has taken the buffered bytes. The uWS handler stays registered
+ * for the response's life; `drained` is expected to resume the upstream.
+ */
+export function onDrained(r: ClientRequest, drained: () => void): void {
+  r.res.onWritable(() => {
+    drained();
+    return true;
+  });
+}

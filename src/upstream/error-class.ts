@@ -1,0 +1,33 @@
+/**
+ * How an upstream failure is treated. Transport failures before any byte reached the client are
+ * retried elsewhere and make the endpoint suspect; timeouts waiting for the first byte are not
+ * retried (the model may be loading; another backend would pay the same) and answer 504.
+ */
+export const enum FailureKind {
+  /** Connection refused/reset/closed, connect timeout: the endpoint looks dead. */
+  Transport = 0,
+  /** No response head within upstream.first_byte_timeout, or silence past idle_timeout. */
+  Timeout,
+  /** Anything else (a bug, a malformed response). */
+  Other,
+}
+
+const TRANSPORT_CODES = new Set([
+  'ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'ENOTFOUND', 'EHOSTUNREACH', 'ENETUNREACH', 'EAI_AGAIN',
+  'UND_ERR_SOCKET', 'UND_ERR_CONNECT_TIMEOUT', 'UND_ERR_CLOSED', 'UND_ERR_DESTROYED',
+]);
+const TIMEOUT_CODES = new Set(['UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT']);
+
+export function classifyFailure(err: unknown): FailureKind {
+  const code = (err as { code?: unknown } | null)?.code;
+  if (typeof code === 'string') {
+    if (TRANSPORT_CODES.has(code)) return FailureKind.Transport;
+    if (TIMEOUT_CODES.has(code)) return FailureKind.Timeout;
+  }
+  return FailureKind.Other;
+}
+
+/** 502/503/504 from a backend: it is alive but cannot serve; another endpoint may. */
+export function isRetryableStatus(status: number): boolean {
+  return status === 502 || status === 503 || status === 504;
+}

@@ -1,0 +1,155 @@
+import t from 'tap';
+import { ConfigError } from '../../../src/core/errors.js';
+import { defaultConfig, parseConfig } from '../../../src/config/load.js';
+
+function problems(raw: unknown, env: NodeJS.ProcessEnv = {}): readonly string[] {
+  return problemsOf(() => parseConfig(raw, env));
+}
+
+function problemsOf(build: () => unknown): readonly string[] {
+  try {
+    build();
+  } catch (err) {
+    if (err instanceof ConfigError) return err.problems;
+    throw err;
+  }
+  throw new Error('expected a ConfigError');
+}
+
+t.test('every problem is listed at once, each with its exact key path', async (t) => {
+  const list = problems({
+    server: { port: 70000, prot: 1 },
+    routing: { strategy: 'fastest', session_slots: 1000 },
+    endpoints: [
+      { name: 'a', url: 'http://127.0.0.1:11434' },
+      { name: 'b', url: 'ftp://example.com' },
+      { name: 'a', url: 'http://127.0.0.1:11435' },
+    ],
+  });
+  t.same([...list].sort(), [
+    'endpoints[1].url: must be an http(s) URL',
+    'endpoints[2].name: duplicate of endpoints[0].name',
+    'routing.session_slots: must be a power of two',
+    'routing.strategy: must be one of least-connections, round-robin, priority, weighted',
+    'server.port: must be an integer from 0 to 65535',
+    'server.prot: unknown key (did you mean port?)',
+  ].sort());
+  try {
+    parseConfig({ server: { port: -1 }, endpoints: [] });
+    t.fail('should throw');
+  } catch (err) {
+    t.type(err, ConfigError);
+    t.equal((err as ConfigError).code, 'CORRAL_ERR_CONFIG');
+    t.match((err as Error).message, /server\.port: must be an integer from 0 to 65535/);
+    t.match((err as Error).message, /endpoints: must list at least one endpoint/);
+  }
+});
+
+t.test('endpoints must list at least one endpoint', async (t) => {
+  t.same(problems({}), ['endpoints: must list at least one endpoint']);
+  t.same(problems(null), ['endpoints: must list at least one endpoint']);
+  t.same(problems({ endpoints: [] }), ['endpoints: must list at least one endpoint']);
+  t.same(problems({ endpoints: 'http://x' }), ['endpoints: must be a list of endpoints']);
+  t.same(problems('nope'), ['(root): must be a mapping (server, routing, upstream, logging, state, endpoints)']);
+});
+
+t.test('unknown keys suggest the closest known key', async (t) => {
+  t.same(problems({ sever: {}, endpoints: [{ name: 'a', url: 'http://h:1', wieght: 2, health: { intervall: '1s' } }] }), [
+    'sever: unknown key (did you mean server?)',
+    'endpoints[0].wieght: unknown key (did you mean weight?)',
+    'endpoints[0].health.intervall: unknown key (did you mean interval?)',
+  ]);
+  t.same(problems({ logging: { colour: true }, endpoints: [{ name: 'a', url: 'http://h:1' }] }), [
+    'logging.colour: unknown key (expected one of level, requests)',
+  ]);
+  t.same(problems({ routing: { 'max-retries': 1 }, endpoints: [{ name: 'a', url: 'http://h:1' }] }), [
+    'routing.max-retries: unknown key (did you mean max_retries?)',
+  ]);
+});
+
+t.test('value checks across sections', async (t) => {
+  const list = problems({
+    server: { host: 'http://x/', workers: 'many', max_body_size: '10 parsecs', shutdown_timeout: '30', request_id_header: 'x id', management_port: 11400 },
+    routing: { max_retries: -1, session_ttl: 0, session_slots: 0, session_header: 7 },
+    upstream: { connect_timeout: '100d', connections: 0 },
+    logging: { level: 'verbose', requests: 'yes' },
+    state: { max_endpoints: 1 },
+    endpoints: [
+      { name: 'bad name!', url: 'http://user:pw@h:1', type: 'tgi', priority: 1.5, weight: 0, max_concurrency: 0, models: [], health: { path: 'health', fast_interval: '10s' } },
+      { url: 'not a url', models: ['m', 'm', ''] },
+      'x',
+    ],
+  });
+  t.same(list, [
+    'server.host: must be an IP address or host name',
+    'server.management_port: must differ from server.port',
+    'server.workers: must be auto or an integer from 0 to 1024',
+    'server.max_body_size: must be a size (integer bytes or a string like 512KiB, 50MiB, 1GB)',
+    'server.shutdown_timeout: must be a duration (integer ms or a string like 250ms, 30s, 5m, 1h)',
+    'server.request_id_header: must be an HTTP header name',
+    'routing.session_slots: must be an integer from 1 to 1073741824',
+    'routing.max_retries: must be an integer from 0 to 100',
+    'routing.session_header: must be an HTTP header name',
+    'routing.session_ttl: must be greater than 0',
+    'upstream.connect_timeout: must be at most 2147483647ms (~24.8 days)',
+    'upstream.connections: must be an integer from 1 to 65535',
+    'logging.level: must be one of fatal, error, warn, info, debug, trace, silent',
+    'logging.requests: must be true or false',
+    'endpoints: lists 3 endpoints but state.max_endpoints is 1',
+    'endpoints[0].name: must be 1 to 64 characters of A-Z a-z 0-9 . _ -',
+    'endpoints[0].url: must be an http(s) URL',
+    'endpoints[0].weight: must be a number greater than 0',
+    'endpoints[0].type: must be one of auto, ollama, openai',
+    'endpoints[0].priority: must be an integer from -1000000 to 1000000',
+    'endpoints[0].max_concurrency: must be an integer from 1 to 65535',
+    'endpoints[0].models: must be null (discover) or a non-empty list of model names',
+    'endpoints[0].health.path: must be null (default for the type) or a path starting with /',
+    'endpoints[0].health.fast_interval: must not exceed endpoints[0].health.interval',
+    'endpoints[1].name: is required',
+    'endpoints[1].url: must be an http(s) URL',
+    'endpoints[1].models[1]: duplicate of endpoints[1].models[0]',
+    'endpoints[1].models[2]: must be a non-empty string',
+    'endpoints[2]: must be a mapping with name and url',
+  ]);
+});
+
+t.test('normalisation: URLs, header names, workers auto, units', async (t) => {
+  const c = parseConfig({
+    server: { request_id_header: 'X-Request-ID', workers: 'auto', max_body_size: '1GB', shutdown_timeout: '1.5s', management_port: 'off' },
+    routing: { session_header: 'X-Session' },
+    endpoints: [
+      { name: 'vllm', url: 'HTTP://GPU-Box:8000/v1/', type: 'openai', models: ['llama'], health: { path: '/health', interval: '1m' } },
+      { name: 'o', url: 'https://ollama.internal//' },
+    ],
+  });
+  t.equal(c.server.request_id_header, 'x-request-id');
+  t.equal(c.routing.session_header, 'x-session');
+  t.ok(c.server.workers >= 1);
+  t.equal(c.server.max_body_size, 1e9);
+  t.equal(c.server.shutdown_timeout, 1500);
+  t.equal(c.server.management_port, null);
+  t.equal(c.endpoints[0]!.url, 'http://gpu-box:8000/v1');
+  t.equal(c.endpoints[1]!.url, 'https://ollama.internal');
+  t.same(c.endpoints[0]!.models, ['llama']);
+  t.equal(c.endpoints[0]!.health.interval, 60_000);
+});
+
+t.test('the result is deeply frozen', async (t) => {
+  const c = defaultConfig([{ name: 'a', url: 'http://h:1', models: ['m'] }], { logging: { level: 'debug' } });
+  t.ok(Object.isFrozen(c));
+  for (const v of [c.server, c.routing, c.upstream, c.logging, c.state, c.endpoints, c.endpoints[0], c.endpoints[0]!.health, c.endpoints[0]!.models]) {
+    t.ok(Object.isFrozen(v));
+  }
+  t.throws(() => { (c.server as { port: number }).port = 1; }, TypeError);
+  t.throws(() => { (c.endpoints as unknown as string[]).push('x'); }, TypeError);
+  t.equal(c.logging.level, 'debug');
+});
+
+t.test('defaultConfig goes through validation and does not mutate its input', async (t) => {
+  t.same(problemsOf(() => defaultConfig([{ name: 'a', url: 'nope' }])), ['endpoints[0].url: must be an http(s) URL']);
+  t.same(problemsOf(() => defaultConfig([])), ['endpoints: must list at least one endpoint']);
+  const input = { name: 'a', url: 'http://h:1/' };
+  defaultConfig([input]);
+  t.same(input, { name: 'a', url: 'http://h:1/' });
+  t.notOk(Object.isFrozen(input));
+});

@@ -1,0 +1,79 @@
+/**
+ * Cluster worker entry: attaches to the primary's shared segment, serves HTTP with uWS on the
+ * shared port (SO_REUSEPORT), and drains gracefully when told to stop. Only wiring lives here.
+ */
+import { attachSegment } from '../src/state/segment.js';
+import { createLogger } from '../src/observe/logger.js';
+import { Proxy } from '../src/proxy/proxy.js';
+import { HttpServer } from '../src/server/http-server.js';
+import { WorkerControl } from '../src/proxy/worker-control.js';
+import type { PrimaryMessage, WorkerMessage } from '../src/core/ipc.js';
+import type { Config } from '../src/config/types.js';
+
+let proxy: Proxy | null = null;
+let server: HttpServer | null = null;
+let control: WorkerControl | null = null;
+let config: Config | null = null;
+let draining = false;
+
+function send(m: WorkerMessage): void {
+  if (process.connected) process.send!(m);
+}
+
+async function init(m: Extract<PrimaryMessage, { kind: 'init' }>): Promise<void> {
+  config = m.config;
+  const log = createLogger(config.logging, `worker-${m.slot}`);
+  const segment = attachSegment(m.segment);
+  control = new WorkerControl(m.slot, send);
+  proxy = new Proxy(config, segment, control, log);
+  proxy.setCatalog(m.catalog);
+  server = new HttpServer({
+    host: config.server.host, port: m.port, maxBodySize: config.server.max_body_size,
+    sessionHeader: config.routing.session_header, requestIdHeader: config.server.request_id_header,
+  }, proxy);
+  const port = await server.listen(m.port);
+  log.debug({ port }, 'worker listening');
+  send({ kind: 'listening', port });
+}
+
+/** Stop accepting, let in-flight responses finish (bounded by server.shutdown_timeout), exit. */
+async function drain(): Promise<void> {
+  if (draining) return;
+  draining = true;
+  server?.stopListening();
+  if (proxy !== null && config !== null) {
+    const timeout = new Promise<void>((resolve) => setTimeout(resolve, config!.server.shutdown_timeout).unref());
+    await Promise.race([proxy.whenIdle(), timeout]);
+    server?.closeAll();
+    await proxy.close();
+  }
+  process.exit(0);
+}
+
+process.on('message', (m: PrimaryMessage) => {
+  switch (m.kind) {
+    case 'init':
+      init(m).catch((err: Error) => {
+        console.error(`corral worker failed to start: ${err.stack ?? err.message}`);
+        process.exit(1);
+      });
+      return;
+    case 'catalog':
+      proxy?.setCatalog(m.catalog);
+      return;
+    case 'status-reply':
+      control?.resolveStatus(m.seq, m.doc);
+      return;
+    case 'shutdown':
+      void drain();
+      return;
+  }
+});
+
+// A terminal's Ctrl-C (or pm2's tree kill) signals the whole process group: drain like the primary
+// asks, rather than dying with streams in flight.
+process.on('SIGINT', () => void drain());
+process.on('SIGTERM', () => void drain());
+// The primary is gone: nobody will supervise or tell us to stop.
+process.on('disconnect', () => void drain());
+send({ kind: 'hello' });
