@@ -1,0 +1,161 @@
+import {
+  E_CONSECUTIVE_FAILURES, E_EWMA_US, E_FAILURES, E_INFLIGHT, E_MAX_CONCURRENCY, E_PRIORITY, E_REQUESTS, E_STATE,
+  E_STATE_CHANGED_MS, E_STATE_CHANGED_SEC, E_WEIGHT, ENDPOINT_STRIDE, type Layout,
+} from './layout.js';
+import type { Header } from './header.js';
+
+export const enum EndpointState { Unknown = 0, Healthy = 1, Suspect = 2, Down = 3, Draining = 4 }
+
+const I32_MAX = 0x7fffffff;
+
+/**
+ * One cache line of i32 per endpoint (layout.ts). Every field is read by other processes, so every
+ * access is an Atomics op; nothing here allocates.
+ *
+ * Counters (requests, failures) wrap at 2^32 and are returned unsigned.
+ *
+ * lastStateChangeMs: stored as two i32 — whole seconds since the segment was created plus the
+ * millisecond remainder (0–999) — so it neither wraps (68 years) nor loses precision. It is
+ * returned as Unix epoch milliseconds, comparable with Date.now(). A reader racing two concurrent
+ * state changes may see the seconds of one and the milliseconds of the other: off by < 1 s.
+ * After reset() it reads as the segment's creation time.
+ */
+export class EndpointTable {
+  readonly capacity: number;
+  readonly #i32: Int32Array;
+  readonly #createdAtMs: number;
+
+  constructor(sab: SharedArrayBuffer, layout: Layout, header: Header) {
+    this.capacity = layout.sizes.maxEndpoints;
+    this.#i32 = new Int32Array(sab, layout.endpointsOffset, layout.endpointsBytes / 4);
+    this.#createdAtMs = header.createdAtSec * 1000;
+  }
+
+  state(i: number): EndpointState {
+    return Atomics.load(this.#i32, i * ENDPOINT_STRIDE + E_STATE);
+  }
+
+  setState(i: number, s: EndpointState): void {
+    const base = i * ENDPOINT_STRIDE;
+    Atomics.store(this.#i32, base + E_STATE, s);
+    this.#stamp(base);
+  }
+
+  /** Compare-and-set, so a worker's "suspect" cannot overwrite the primary's "down" or "draining". */
+  casState(i: number, expected: EndpointState, next: EndpointState): boolean {
+    const base = i * ENDPOINT_STRIDE;
+    if (Atomics.compareExchange(this.#i32, base + E_STATE, expected, next) !== expected) return false;
+    this.#stamp(base);
+    return true;
+  }
+
+  lastStateChangeMs(i: number): number {
+    const base = i * ENDPOINT_STRIDE;
+    return this.#createdAtMs + Atomics.load(this.#i32, base + E_STATE_CHANGED_SEC) * 1000 +
+      Atomics.load(this.#i32, base + E_STATE_CHANGED_MS);
+  }
+
+  #stamp(base: number): void {
+    const ms = Date.now() - this.#createdAtMs;
+    const sec = Math.floor(ms / 1000);
+    Atomics.store(this.#i32, base + E_STATE_CHANGED_SEC, sec);
+    Atomics.store(this.#i32, base + E_STATE_CHANGED_MS, ms - sec * 1000);
+  }
+
+  inflight(i: number): number {
+    return Atomics.load(this.#i32, i * ENDPOINT_STRIDE + E_INFLIGHT);
+  }
+
+  /** Returns the new inflight count. */
+  acquire(i: number): number {
+    return Atomics.add(this.#i32, i * ENDPOINT_STRIDE + E_INFLIGHT, 1) + 1;
+  }
+
+  /**
+   * Returns the new inflight count. A release after reset() (index reassigned while requests were
+   * in flight) would go negative; it is pulled back to 0 so admission never sees phantom capacity.
+   */
+  release(i: number): number {
+    const idx = i * ENDPOINT_STRIDE + E_INFLIGHT;
+    const n = Atomics.sub(this.#i32, idx, 1) - 1;
+    if (n < 0) {
+      Atomics.compareExchange(this.#i32, idx, n, 0);
+      return 0;
+    }
+    return n;
+  }
+
+  maxConcurrency(i: number): number {
+    return Atomics.load(this.#i32, i * ENDPOINT_STRIDE + E_MAX_CONCURRENCY);
+  }
+
+  setMaxConcurrency(i: number, n: number): void {
+    Atomics.store(this.#i32, i * ENDPOINT_STRIDE + E_MAX_CONCURRENCY, n);
+  }
+
+  priority(i: number): number {
+    return Atomics.load(this.#i32, i * ENDPOINT_STRIDE + E_PRIORITY);
+  }
+
+  setPriority(i: number, n: number): void {
+    Atomics.store(this.#i32, i * ENDPOINT_STRIDE + E_PRIORITY, n);
+  }
+
+  weight(i: number): number {
+    return Atomics.load(this.#i32, i * ENDPOINT_STRIDE + E_WEIGHT);
+  }
+
+  setWeight(i: number, n: number): void {
+    Atomics.store(this.#i32, i * ENDPOINT_STRIDE + E_WEIGHT, n);
+  }
+
+  /** 0 until the first sample. */
+  ewmaLatencyUs(i: number): number {
+    return Atomics.load(this.#i32, i * ENDPOINT_STRIDE + E_EWMA_US);
+  }
+
+  /**
+   * EWMA with alpha 1/8 in integer math: ewma += (us - ewma) >> 3; the first sample seeds it.
+   * Load-then-store, not a CAS loop: two workers racing lose one sample, which an average shrugs
+   * off. Samples are clamped to the i32 range (~35 min) so the difference never overflows.
+   */
+  recordLatencyUs(i: number, us: number): void {
+    const idx = i * ENDPOINT_STRIDE + E_EWMA_US;
+    const x = us <= 0 ? 0 : us >= I32_MAX ? I32_MAX : us | 0;
+    const old = Atomics.load(this.#i32, idx);
+    Atomics.store(this.#i32, idx, old === 0 ? x : old + ((x - old) >> 3));
+  }
+
+  requests(i: number): number {
+    return Atomics.load(this.#i32, i * ENDPOINT_STRIDE + E_REQUESTS) >>> 0;
+  }
+
+  addRequest(i: number): void {
+    Atomics.add(this.#i32, i * ENDPOINT_STRIDE + E_REQUESTS, 1);
+  }
+
+  failures(i: number): number {
+    return Atomics.load(this.#i32, i * ENDPOINT_STRIDE + E_FAILURES) >>> 0;
+  }
+
+  /** Increments both the total and the consecutive count (the circuit breaker's input). */
+  addFailure(i: number): void {
+    const base = i * ENDPOINT_STRIDE;
+    Atomics.add(this.#i32, base + E_FAILURES, 1);
+    Atomics.add(this.#i32, base + E_CONSECUTIVE_FAILURES, 1);
+  }
+
+  consecutiveFailures(i: number): number {
+    return Atomics.load(this.#i32, i * ENDPOINT_STRIDE + E_CONSECUTIVE_FAILURES);
+  }
+
+  resetConsecutiveFailures(i: number): void {
+    Atomics.store(this.#i32, i * ENDPOINT_STRIDE + E_CONSECUTIVE_FAILURES, 0);
+  }
+
+  /** Zeroes every field, reserved ones included (used when an index is (re)assigned). */
+  reset(i: number): void {
+    const base = i * ENDPOINT_STRIDE;
+    for (let f = 0; f < ENDPOINT_STRIDE; f++) Atomics.store(this.#i32, base + f, 0);
+  }
+}

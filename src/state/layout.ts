@@ -1,0 +1,153 @@
+/**
+ * The one definition of the shared segment's layout. Every table is fixed-size, starts on a 64-byte
+ * (cache-line) boundary, and is addressed through Int32Array / Float64Array views over one
+ * SharedArrayBuffer. Change anything here → bump LAYOUT_VERSION (attach refuses a mismatch, so a
+ * worker built from other code can never misread a primary's segment).
+ *
+ *   offset 0
+ *   ┌──────────────────────────── header (HEADER_BYTES = 192) ───────────────────────────────┐
+ *   │ i32[0] magic 'CRRL'  [1] version  [2] byteLength  [3] maxEndpoints  [4] maxModels       │
+ *   │ [5] sessionSlots  [6] maxWorkers  [7] createdAtSec (u32, unix)             … reserved   │
+ *   │ ── cache line 1 (byte 64) ── [16] configEpoch [17] catalogGeneration                    │
+ *   │                              [18] endpointCount [19] modelCount            … reserved   │
+ *   │ ── cache line 2 (byte 128) ─ [32] ticket (round-robin counter, hammered by every worker)│
+ *   ├──────────────────── endpoints: maxEndpoints × 64 B (ENDPOINT_STRIDE i32) ──────────────┤
+ *   │ per endpoint, one cache line of i32:                                                    │
+ *   │  [0] state [1] inflight [2] maxConcurrency [3] priority [4] weight [5] ewmaLatencyUs     │
+ *   │  [6] requests [7] failures [8] consecutiveFailures [9] stateChangedSec [10] ..Ms(0–999)│
+ *   │  [11..15] reserved                                                                      │
+ *   ├──────────────────── models: maxEndpoints × maxModels × i32 flags (row-major) ──────────┤
+ *   │ flags(e, m) at i32[e * maxModels + m]: AVAILABLE | LOADED | LOADING                    │
+ *   ├──────────────────── sessions: sessionSlots × 16 B ─────────────────────────────────────┤
+ *   │ slot = i32[hi, lo, endpoint, lastSeenSec]; hi 0 = empty, -1 = tombstone, -2 = busy     │
+ *   ├──────────────────── stats: maxWorkers × STATS_SLOT_BYTES (f64) ────────────────────────┤
+ *   │ slot w (0 = primary/inline): f64[Counter.COUNT] counters,                             │
+ *   │   then Histogram.COUNT × HISTOGRAM_BUCKETS f64 buckets, then Histogram.COUNT f64 sums  │
+ *   └─────────────────────────────────────────────────────────────────────── byteLength ─────┘
+ */
+
+/** 'CRRL' little-endian-agnostic as an i32 value. */
+export const SEGMENT_MAGIC = 0x4352524c;
+export const LAYOUT_VERSION = 1;
+
+export const CACHE_LINE = 64;
+
+// Header i32 indices.
+export const H_MAGIC = 0;
+export const H_VERSION = 1;
+export const H_BYTE_LENGTH = 2;
+export const H_MAX_ENDPOINTS = 3;
+export const H_MAX_MODELS = 4;
+export const H_SESSION_SLOTS = 5;
+export const H_MAX_WORKERS = 6;
+export const H_CREATED_AT_SEC = 7;
+export const H_CONFIG_EPOCH = 16;
+export const H_CATALOG_GENERATION = 17;
+export const H_ENDPOINT_COUNT = 18;
+export const H_MODEL_COUNT = 19;
+export const H_TICKET = 32;
+export const HEADER_BYTES = 192;
+
+// Endpoint record: one cache line of i32.
+export const ENDPOINT_STRIDE = 16;
+export const E_STATE = 0;
+export const E_INFLIGHT = 1;
+export const E_MAX_CONCURRENCY = 2;
+export const E_PRIORITY = 3;
+export const E_WEIGHT = 4;
+export const E_EWMA_US = 5;
+export const E_REQUESTS = 6;
+export const E_FAILURES = 7;
+export const E_CONSECUTIVE_FAILURES = 8;
+export const E_STATE_CHANGED_SEC = 9;
+export const E_STATE_CHANGED_MS = 10;
+
+// Session slot: four i32.
+export const SESSION_STRIDE = 4;
+export const S_HI = 0;
+export const S_LO = 1;
+export const S_ENDPOINT = 2;
+export const S_LAST_SEEN = 3;
+
+// Stats slot (f64 units). Mirrors Counter.COUNT / Histogram.COUNT in stats.ts (const enums, so
+// the numbers are repeated here; stats.test.ts checks they agree).
+export const STATS_COUNTERS = 8;
+export const STATS_HISTOGRAMS = 2;
+export const HISTOGRAM_BUCKETS = 32;
+const STATS_SLOT_F64 = STATS_COUNTERS + STATS_HISTOGRAMS * HISTOGRAM_BUCKETS + STATS_HISTOGRAMS;
+export const STATS_SLOT_BYTES = alignUp(STATS_SLOT_F64 * 8, CACHE_LINE);
+
+/** Upper bounds that keep every index an i32 and the segment far below a typical /dev/shm. */
+const LIMITS = { maxEndpoints: 4096, maxModels: 4096, sessionSlots: 1 << 24, maxWorkers: 1024 } as const;
+
+export interface SegmentSizes {
+  readonly maxEndpoints: number;
+  readonly maxModels: number;
+  /** Power of two. */
+  readonly sessionSlots: number;
+  /** Stats slots; slot 0 is the primary / inline server, workers use 1..maxWorkers-1. */
+  readonly maxWorkers: number;
+}
+
+export interface Layout {
+  readonly sizes: SegmentSizes;
+  readonly headerOffset: number;
+  readonly headerBytes: number;
+  readonly endpointsOffset: number;
+  readonly endpointsBytes: number;
+  readonly modelsOffset: number;
+  readonly modelsBytes: number;
+  readonly sessionsOffset: number;
+  readonly sessionsBytes: number;
+  readonly statsOffset: number;
+  readonly statsBytes: number;
+  readonly statsSlotBytes: number;
+  /** Total segment size, a multiple of CACHE_LINE. */
+  readonly byteLength: number;
+}
+
+function alignUp(n: number, to: number): number {
+  return Math.ceil(n / to) * to;
+}
+
+function checkSize(name: keyof SegmentSizes, v: number): void {
+  if (!Number.isInteger(v) || v < 1 || v > LIMITS[name]) {
+    throw new RangeError(`segment size ${name} must be an integer in 1..${LIMITS[name]}, got ${v}`);
+  }
+}
+
+export function computeLayout(sizes: SegmentSizes): Layout {
+  checkSize('maxEndpoints', sizes.maxEndpoints);
+  checkSize('maxModels', sizes.maxModels);
+  checkSize('sessionSlots', sizes.sessionSlots);
+  checkSize('maxWorkers', sizes.maxWorkers);
+  if ((sizes.sessionSlots & (sizes.sessionSlots - 1)) !== 0) {
+    throw new RangeError(`segment size sessionSlots must be a power of two, got ${sizes.sessionSlots}`);
+  }
+  const frozen: SegmentSizes = Object.freeze({
+    maxEndpoints: sizes.maxEndpoints,
+    maxModels: sizes.maxModels,
+    sessionSlots: sizes.sessionSlots,
+    maxWorkers: sizes.maxWorkers,
+  });
+  const headerOffset = 0;
+  const headerBytes = HEADER_BYTES;
+  const endpointsOffset = alignUp(headerOffset + headerBytes, CACHE_LINE);
+  const endpointsBytes = frozen.maxEndpoints * ENDPOINT_STRIDE * 4;
+  const modelsOffset = alignUp(endpointsOffset + endpointsBytes, CACHE_LINE);
+  const modelsBytes = frozen.maxEndpoints * frozen.maxModels * 4;
+  const sessionsOffset = alignUp(modelsOffset + modelsBytes, CACHE_LINE);
+  const sessionsBytes = frozen.sessionSlots * SESSION_STRIDE * 4;
+  const statsOffset = alignUp(sessionsOffset + sessionsBytes, CACHE_LINE);
+  const statsBytes = frozen.maxWorkers * STATS_SLOT_BYTES;
+  const byteLength = alignUp(statsOffset + statsBytes, CACHE_LINE);
+  return Object.freeze({
+    sizes: frozen,
+    headerOffset, headerBytes,
+    endpointsOffset, endpointsBytes,
+    modelsOffset, modelsBytes,
+    sessionsOffset, sessionsBytes,
+    statsOffset, statsBytes, statsSlotBytes: STATS_SLOT_BYTES,
+    byteLength,
+  });
+}

@@ -1,0 +1,32 @@
+import type { Layout } from './layout.js';
+
+export const MODEL_AVAILABLE = 1;
+export const MODEL_LOADED = 2;
+export const MODEL_LOADING = 4;
+
+/**
+ * One i32 of flags per (endpoint, model) pair, row-major by endpoint, so one endpoint's row is
+ * contiguous (clearEndpoint, discovery updates). Written by the primary, read by every worker.
+ */
+export class ModelTable {
+  readonly #i32: Int32Array;
+  readonly #maxModels: number;
+
+  constructor(sab: SharedArrayBuffer, layout: Layout) {
+    this.#i32 = new Int32Array(sab, layout.modelsOffset, layout.modelsBytes / 4);
+    this.#maxModels = layout.sizes.maxModels;
+  }
+
+  flags(endpoint: number, model: number): number {
+    return Atomics.load(this.#i32, endpoint * this.#maxModels + model);
+  }
+
+  setFlags(endpoint: number, model: number, f: number): void {
+    Atomics.store(this.#i32, endpoint * this.#maxModels + model, f);
+  }
+
+  clearEndpoint(endpoint: number): void {
+    const base = endpoint * this.#maxModels;
+    for (let m = 0; m < this.#maxModels; m++) Atomics.store(this.#i32, base + m, 0);
+  }
+}
