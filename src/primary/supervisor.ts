@@ -1,4 +1,5 @@
 import cluster, { type Worker } from 'node:cluster';
+import { createServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import type { Config } from '../config/types.js';
 import type { CatalogSnapshot } from '../core/catalog.js';
@@ -65,9 +66,10 @@ export class Supervisor {
 
   /** Starts every worker; resolves with the port once all are listening. */
   async start(): Promise<number> {
-    const [first, ...rest] = this.#seats;
-    this.#port = await this.#fork(first!);
-    await Promise.all(rest.map((seat) => this.#fork(seat)));
+    // Linux will not let a second SO_REUSEPORT socket join a port the kernel picked for the
+    // first (bind to 0), so with `port: 0` the primary picks a free port for all of them.
+    if (this.#port === 0) this.#port = await pickFreePort(this.#config.server.host);
+    await Promise.all(this.#seats.map((seat) => this.#fork(seat)));
     return this.#port;
   }
 
@@ -112,7 +114,6 @@ export class Supervisor {
       }
       case 'listening': {
         seat.state = 'listening';
-        if (this.#port === 0) this.#port = m.port;
         const done = seat.onListening;
         seat.onListening = null;
         done?.(m.port);
@@ -169,4 +170,17 @@ export class Supervisor {
     await Promise.all(exits);
     clearTimeout(killer);
   }
+}
+
+/** A port free on `host` right now (the OS picks it; the socket is closed again at once). */
+function pickFreePort(host: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const probe = createServer();
+    probe.once('error', reject);
+    probe.listen(0, host, () => {
+      const addr = probe.address();
+      const port = typeof addr === 'object' && addr !== null ? addr.port : 0;
+      probe.close(() => resolve(port));
+    });
+  });
 }

@@ -12,8 +12,8 @@ import { classifyFailure, FailureKind, isRetryableStatus } from '../upstream/err
 import { CorralError, UpstreamError, UpstreamTimeoutError } from '../core/errors.js';
 import { Counter, Histogram } from '../state/stats.js';
 import type { Proxy } from './proxy.js';
+import { UpstreamAttempt } from './upstream-attempt.js';
 
-type DispatchController = Dispatcher.DispatchController;
 
 /** Why an attempt was abandoned by corral itself (the error undici reports back is ignored). */
 class AttemptAbandoned extends Error {
@@ -23,11 +23,11 @@ const RETRYING = new AttemptAbandoned('retrying on another endpoint');
 const CLIENT_GONE = new AttemptAbandoned('client disconnected');
 
 /**
- * One proxied request from endpoint selection to the last byte: it is its own undici dispatch
- * handler (no closures per request), retries on another endpoint while nothing has reached the
+ * One proxied request from endpoint selection to the last byte: each try is an UpstreamAttempt
+ * (undici's handler; no closures per request); the exchange retries on another endpoint while nothing has reached the
  * client, passes the body through chunk by chunk with backpressure, and records the outcome.
  */
-export class Exchange implements Dispatcher.DispatchHandler {
+export class Exchange {
   readonly proxy: Proxy;
   readonly r: ClientRequest;
   readonly route: Route;
@@ -38,8 +38,8 @@ export class Exchange implements Dispatcher.DispatchHandler {
   readonly sessionLo: number;
   readonly options: Dispatcher.DispatchOptions;
   endpoint: number;
-  /** The live attempt's controller; events from any other (abandoned) attempt are ignored. */
-  controller: DispatchController | null;
+  /** The live try; events from any other (abandoned) try are ignored. */
+  current: UpstreamAttempt | null;
   tried: number[] | null;
   upstreamStatus: number;
   upstreamHeaders: IncomingHttpHeaders | null;
@@ -62,7 +62,7 @@ export class Exchange implements Dispatcher.DispatchHandler {
     this.sessionLo = sessionLo;
     this.options = { path: r.path, method: 'POST', headers, body: r.body, idempotent: false, blocking: true };
     this.endpoint = -1;
-    this.controller = null;
+    this.current = null;
     this.tried = null;
     this.upstreamStatus = 0;
     this.upstreamHeaders = null;
@@ -97,20 +97,16 @@ export class Exchange implements Dispatcher.DispatchHandler {
     proxy.segment.endpoints.addRequest(e);
     this.attemptStartedAt = performance.now();
     this.options.path = target.basePath === '' ? this.pathWithQuery() : target.basePath + this.pathWithQuery();
-    target.pool.dispatch(this.options, this);
+    const attempt = new UpstreamAttempt(this);
+    this.current = attempt;
+    target.pool.dispatch(this.options, attempt);
   }
 
   pathWithQuery(): string {
     return this.r.query === '' ? this.r.path : `${this.r.path}?${this.r.query}`;
   }
 
-  onRequestStart(controller: DispatchController, _context: unknown): void {
-    this.controller = controller;
-    if (this.r.aborted) this.abandon(CLIENT_GONE);
-  }
-
-  onResponseStart(controller: DispatchController, statusCode: number, headers: IncomingHttpHeaders): void {
-    if (controller !== this.controller) return;
+  onUpstreamHead(statusCode: number, headers: IncomingHttpHeaders): void {
     if (isRetryableStatus(statusCode) && this.canRetry()) {
       // The backend is alive but cannot serve (overloaded, its own upstream broken): try another.
       this.proxy.segment.endpoints.addFailure(this.endpoint);
@@ -122,8 +118,7 @@ export class Exchange implements Dispatcher.DispatchHandler {
     this.upstreamHeaders = headers;
   }
 
-  onResponseData(controller: DispatchController, chunk: Buffer): void {
-    if (controller !== this.controller) return;
+  onUpstreamData(chunk: Buffer): void {
     const r = this.r;
     this.bytesOut += chunk.length;
     let writable: boolean;
@@ -134,12 +129,11 @@ export class Exchange implements Dispatcher.DispatchHandler {
     } else {
       writable = writeChunk(r, chunk);
     }
-    if (!writable) this.pause(controller);
+    if (!writable) this.pause();
   }
 
-  onResponseEnd(controller: DispatchController, _trailers: IncomingHttpHeaders): void {
-    if (controller !== this.controller) return;
-    this.controller = null;
+  onUpstreamEnd(): void {
+    this.current = null;
     const r = this.r;
     if (!r.headSent) {
       this.firstByteAt = performance.now();
@@ -151,14 +145,14 @@ export class Exchange implements Dispatcher.DispatchHandler {
     this.finish();
   }
 
-  onResponseError(controller: DispatchController, err: Error): void {
-    if (controller !== this.controller) return;
-    this.controller = null;
+  onUpstreamError(err: Error): void {
+    this.current = null;
     const r = this.r;
     const proxy = this.proxy;
     if (r.aborted) return this.finish();
     const kind = classifyFailure(err);
     proxy.segment.endpoints.addFailure(this.endpoint);
+    proxy.segment.stats.add(proxy.statsSlot, Counter.UpstreamErrors, 1);
     if (kind === FailureKind.Transport) proxy.markSuspect(this.endpoint);
     if (!r.headSent) {
       if (kind === FailureKind.Transport && this.canRetry()) {
@@ -185,7 +179,7 @@ export class Exchange implements Dispatcher.DispatchHandler {
 
   /** The client went away: stop the upstream so the GPU stops generating. */
   clientAborted(): void {
-    if (this.controller !== null) this.abandon(CLIENT_GONE);
+    if (this.current !== null) this.abandon(CLIENT_GONE);
     this.proxy.segment.stats.add(this.proxy.statsSlot, Counter.ClientAborts, 1);
     this.finish();
   }
@@ -203,16 +197,16 @@ export class Exchange implements Dispatcher.DispatchHandler {
   }
 
   abandon(reason: Error): void {
-    const c = this.controller;
-    this.controller = null;
+    const a = this.current;
+    this.current = null;
     this.releaseEndpoint();
-    if (c !== null && !c.aborted) c.abort(reason);
+    a?.abandon(reason);
   }
 
-  pause(controller: DispatchController): void {
+  pause(): void {
     if (this.paused) return;
     this.paused = true;
-    controller.pause();
+    this.current?.controller?.pause();
     if (!this.drainHooked) {
       this.drainHooked = true;
       onDrained(this.r, () => this.resume());
@@ -222,7 +216,7 @@ export class Exchange implements Dispatcher.DispatchHandler {
   resume(): void {
     if (!this.paused) return;
     this.paused = false;
-    this.controller?.resume();
+    this.current?.controller?.resume();
   }
 
   releaseEndpoint(): void {

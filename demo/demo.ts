@@ -1,0 +1,191 @@
+/**
+ * `npm run demo`: corral in front of two simulated GPU backends, with a short guided workload
+ * that shows its routing decisions, then keeps serving until Ctrl-C.
+ *
+ *   node dist/demo/demo.js [--port 11400] [--workers 2] [--once]
+ *
+ * The backends are the test fixture (test/fixtures/sim-backend.ts): real HTTP servers speaking
+ * the Ollama and OpenAI wire formats with a token rate, so what you see is what a client sees.
+ */
+import { parseArgs } from 'node:util';
+import { spawn } from 'node:child_process';
+import { mkdtempSync, writeFileSync, createWriteStream } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, dirname } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { createInterface } from 'node:readline';
+import { stringify } from 'yaml';
+import { request } from 'undici';
+import { SimBackend } from '../test/fixtures/sim-backend.js';
+
+const CLI = join(dirname(fileURLToPath(import.meta.url)), '..', 'src', 'cli.js');
+const useColor = process.stdout.isTTY === true && process.env.NO_COLOR === undefined;
+const paint = (code: string) => (s: string) => (useColor ? `\x1b[${code}m${s}\x1b[0m` : s);
+const bold = paint('1');
+const dim = paint('2');
+const green = paint('32');
+const yellow = paint('33');
+const cyan = paint('36');
+
+function say(text = ''): void {
+  process.stdout.write(`${text}\n`);
+}
+
+function step(n: number, title: string): void {
+  say();
+  say(bold(`${n}. ${title}`));
+}
+
+interface Answer { status: number; endpoint: string; route: string; retries: string; text: string }
+
+async function chat(url: string, content: string, session?: string): Promise<Answer> {
+  const headers: Record<string, string> = { 'content-type': 'application/json' };
+  if (session !== undefined) headers['x-corral-session-id'] = session;
+  const res = await request(`${url}/api/chat`, {
+    method: 'POST', headers,
+    body: JSON.stringify({ model: 'llama3.2:1b', stream: false, messages: [{ role: 'user', content }] }),
+  });
+  const body = await res.body.json() as { message?: { content?: string }; error?: string };
+  return {
+    status: res.statusCode,
+    endpoint: String(res.headers['x-corral-endpoint'] ?? '-'),
+    route: String(res.headers['x-corral-route'] ?? '-'),
+    retries: String(res.headers['x-corral-retries'] ?? '0'),
+    text: body.message?.content ?? body.error ?? '',
+  };
+}
+
+function show(label: string, a: Answer): void {
+  const retry = a.retries !== '0' ? yellow(` retries=${a.retries}`) : '';
+  say(`   ${label.padEnd(10)} → ${cyan(a.endpoint.padEnd(6))} route=${a.route}${retry}  ${dim(`"${a.text.slice(0, 40)}…"`)}`);
+}
+
+async function waitUntil(check: () => Promise<boolean>, timeoutMs: number): Promise<boolean> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (await check()) return true;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  return false;
+}
+
+async function endpointState(url: string, name: string): Promise<string> {
+  const res = await request(`${url}/internal/status`);
+  const doc = await res.body.json() as { endpoints: { name: string; state: string }[] };
+  return doc.endpoints.find((e) => e.name === name)?.state ?? 'unknown';
+}
+
+async function main(): Promise<void> {
+  const { values } = parseArgs({ options: {
+    port: { type: 'string', default: process.env.CORRAL_PORT ?? '11400' },
+    workers: { type: 'string', default: '2' },
+    once: { type: 'boolean', default: false },
+  } });
+  const port = Number(values.port);
+
+  const models = [{ name: 'llama3.2:1b' }, { name: 'qwen2.5:7b', sizeBytes: 4_700_000_000 }];
+  const sims = await Promise.all(['gpu-0', 'gpu-1'].map((name) => SimBackend.start({ name, models, tokensPerSecond: 60, tokens: 12 })));
+  const dir = mkdtempSync(join(tmpdir(), 'corral-demo-'));
+  const configFile = join(dir, 'corral.yaml');
+  writeFileSync(configFile, stringify({
+    server: { host: '127.0.0.1', port, management_port: port === 0 ? 0 : port + 1, workers: Number(values.workers), shutdown_timeout: '5s' },
+    logging: { level: 'info', requests: true },
+    endpoints: sims.map((s) => ({ name: s.name, url: s.url, type: 'ollama', health: { interval: '1s', fast_interval: '50ms' } })),
+  }));
+  const logFile = join(dir, 'corral.log');
+  const log = createWriteStream(logFile);
+
+  say(bold('corral demo') + dim(' — an LLM gateway in front of two simulated GPU backends'));
+  for (const s of sims) say(`   backend ${cyan(s.name)} at ${s.url}  (Ollama + OpenAI APIs, models: ${models.map((m) => m.name).join(', ')})`);
+
+  const child = spawn(process.execPath, [CLI, '--config', configFile], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const childExit = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  const listening = await new Promise<{ port: number; managementPort: number | null }>((resolve, reject) => {
+    createInterface({ input: child.stdout! }).on('line', (line) => {
+      log.write(`${line}\n`);
+      try {
+        const l = JSON.parse(line) as { msg?: string; port?: number; managementPort?: number | null };
+        if (l.msg?.startsWith('corral listening')) resolve({ port: l.port!, managementPort: l.managementPort ?? null });
+      } catch { /* not JSON */ }
+    });
+    void childExit.then((code) => reject(new Error(`corral exited with code ${code} before listening (is port ${port} free? try --port)`)));
+  });
+  const url = `http://127.0.0.1:${listening.port}`;
+  say(`   corral listening on ${green(url)} with ${values.workers} workers ${dim(`(logs: ${logFile})`)}`);
+
+  let stopping = false;
+  const stop = async (code: number): Promise<void> => {
+    if (stopping) return;
+    stopping = true;
+    say();
+    say(dim('stopping corral (draining in-flight requests) and the simulated backends…'));
+    child.kill('SIGTERM');
+    await childExit;
+    await Promise.all(sims.map((s) => s.stop()));
+    process.exit(code);
+  };
+  process.on('SIGINT', () => void stop(0));
+  process.on('SIGTERM', () => void stop(0));
+
+  step(1, 'Models: corral merges what every backend serves (GET /api/tags)');
+  const tags = await (await request(`${url}/api/tags`)).body.json() as { models: { name: string }[] };
+  say(`   ${tags.models.map((m) => m.name).join(', ')}`);
+
+  step(2, 'Three independent requests: least-connections spreads them');
+  for (let i = 1; i <= 3; i++) show(`request ${i}`, await chat(url, `question ${i}`));
+
+  step(3, 'A conversation with X-Corral-Session-ID: every turn returns to the backend holding its KV cache');
+  let pinned = '';
+  for (let turn = 1; turn <= 4; turn++) {
+    const a = await chat(url, `turn ${turn}`, 'demo-conversation');
+    pinned = a.endpoint;
+    show(`turn ${turn}`, a);
+  }
+
+  step(4, `Backend ${pinned} goes away (hard kill) in the middle of the conversation`);
+  const victim = sims.find((s) => s.name === pinned)!;
+  await victim.stop();
+  say(`   ${yellow(`${victim.name} stopped`)}: the next turn fails over and re-pins, the client sees no error`);
+  for (let turn = 5; turn <= 7; turn++) show(`turn ${turn}`, await chat(url, `turn ${turn}`, 'demo-conversation'));
+
+  step(5, `Backend ${victim.name} comes back`);
+  await victim.restart();
+  const back = await waitUntil(async () => (await endpointState(url, victim.name)) === 'healthy', 5000);
+  say(`   ${back ? green(`${victim.name} is healthy again and back in rotation`) : yellow(`${victim.name} not healthy yet`)}`);
+  for (let i = 1; i <= 2; i++) show(`request ${i}`, await chat(url, `after recovery ${i}`));
+
+  step(6, 'Streaming passes through token by token (Ollama NDJSON)');
+  const res = await request(`${url}/api/generate`, { method: 'POST', body: JSON.stringify({ model: 'qwen2.5:7b', prompt: 'stream please' }) });
+  process.stdout.write(`   ${cyan(String(res.headers['x-corral-endpoint']))}: `);
+  let carry = '';
+  for await (const chunk of res.body) {
+    carry += chunk.toString();
+    let nl;
+    while ((nl = carry.indexOf('\n')) >= 0) {
+      const line = JSON.parse(carry.slice(0, nl)) as { response?: string };
+      carry = carry.slice(nl + 1);
+      process.stdout.write(line.response ?? '');
+    }
+  }
+  say();
+
+  step(7, 'What corral saw (GET /internal/status)');
+  const status = await (await request(`${url}/internal/status`)).body.json() as {
+    endpoints: { name: string; state: string; requests: number; failures: number }[]; sessions: number; counters: { requests: number; retries: number };
+  };
+  for (const e of status.endpoints) say(`   ${cyan(e.name.padEnd(6))} ${e.state.padEnd(8)} requests=${e.requests} failures=${e.failures}`);
+  say(`   sessions=${status.sessions} requests=${status.counters.requests} retries=${status.counters.retries}`);
+
+  say();
+  if (values.once) return stop(0);
+  say(bold(`corral keeps serving on ${url} — point any Ollama or OpenAI client at it:`));
+  say(`   curl ${url}/api/chat -d '{"model":"llama3.2:1b","messages":[{"role":"user","content":"hi"}]}'`);
+  say(`   curl ${url}/v1/chat/completions -H 'content-type: application/json' -d '{"model":"qwen2.5:7b","stream":true,"messages":[{"role":"user","content":"hi"}]}'`);
+  say(`   curl ${url}/internal/status${listening.managementPort !== null ? `    (probes: http://127.0.0.1:${listening.managementPort}/internal/ready)` : ''}`);
+  say(dim('Ctrl-C to stop.'));
+}
+
+main().catch((err: Error) => {
+  process.stderr.write(`demo failed: ${err.message}\n`);
+  process.exit(1);
+});
