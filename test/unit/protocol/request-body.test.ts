@@ -1,0 +1,33 @@
+import t from 'tap';
+import { analyseBody, RequestFacts, MAX_MODEL_NAME_LENGTH } from '../../../src/protocol/request-body.js';
+
+const facts = (body: unknown, streamsByDefault = false) => {
+  const f = new RequestFacts();
+  analyseBody(Buffer.from(typeof body === 'string' ? body : JSON.stringify(body)), streamsByDefault, f);
+  return f;
+};
+
+t.test('extracts model and stream flag', async (t) => {
+  t.same(facts({ model: 'llama3.2', stream: true }), { model: 'llama3.2', stream: true });
+  t.same(facts({ model: 'm' }), { model: 'm', stream: false });
+  t.same(facts({ model: 'm' }, true), { model: 'm', stream: true }, 'Ollama chat streams unless told not to');
+  t.same(facts({ model: 'm', stream: false }, true), { model: 'm', stream: false });
+});
+
+t.test('rejects with codes and messages naming the field', async (t) => {
+  const cases: [unknown, string, RegExp][] = [
+    ['', 'CORRAL_ERR_INVALID_JSON', /empty/],
+    ['{"model":', 'CORRAL_ERR_INVALID_JSON', /not valid JSON/],
+    ['[1,2]', 'CORRAL_ERR_INVALID_REQUEST', /JSON object/],
+    ['null', 'CORRAL_ERR_INVALID_REQUEST', /JSON object/],
+    [{}, 'CORRAL_ERR_MISSING_MODEL', /^model: is required/],
+    [{ model: '' }, 'CORRAL_ERR_MISSING_MODEL', /^model:/],
+    [{ model: 42 }, 'CORRAL_ERR_INVALID_REQUEST', /^model: must be a string/],
+    [{ model: 'x'.repeat(MAX_MODEL_NAME_LENGTH + 1) }, 'CORRAL_ERR_INVALID_REQUEST', /^model: must be at most/],
+    [{ model: 'm', stream: 'yes' }, 'CORRAL_ERR_INVALID_REQUEST', /^stream: must be a boolean/],
+  ];
+  for (const [body, code, message] of cases) {
+    t.throws(() => facts(body), { code, message }, `${JSON.stringify(body).slice(0, 40)} → ${code}`);
+  }
+  t.throws(() => analyseBody(null, false, new RequestFacts()), { code: 'CORRAL_ERR_INVALID_JSON' });
+});
