@@ -9,6 +9,7 @@ import { CatalogBuilder } from './catalog-builder.js';
 import { HealthProber } from './health-prober.js';
 import { Supervisor } from './supervisor.js';
 import { SessionSweeper } from './session-sweeper.js';
+import { integerWeights } from './integer-weights.js';
 
 import type { InlineServer } from './inline-server.js';
 
@@ -41,11 +42,12 @@ export async function startPrimary(config: Config, log: Logger = createLogger(co
   const name = inline ? null : segmentName(process.pid);
   const segment = createSegment(sizes, name);
   log.info({ segment: name ?? '(in-process)', bytes: segment.sab.byteLength }, 'shared segment ready');
+  const weights = integerWeights(config.endpoints.map((e) => e.weight));
   config.endpoints.forEach((e, i) => {
     segment.endpoints.reset(i);
     segment.endpoints.setMaxConcurrency(i, e.max_concurrency);
     segment.endpoints.setPriority(i, e.priority);
-    segment.endpoints.setWeight(i, e.weight);
+    segment.endpoints.setWeight(i, weights[i]!);
     segment.endpoints.setState(i, EndpointState.Unknown);
   });
   segment.header.setEndpointCount(config.endpoints.length);

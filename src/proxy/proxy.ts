@@ -197,7 +197,8 @@ export class Proxy implements RequestHandler {
     if (ex.firstByteAt !== 0) stats.observe(slot, Histogram.FirstByte, Math.round((ex.firstByteAt - r.receivedAt) * 1000));
     if (this.logRequests) {
       this.log.info({ requestId: r.requestId, path: r.path, model: ex.facts.model, endpoint: r.endpointName, route: r.routeLabel,
-        status: r.status, retries: r.retries, aborted: r.aborted, ms: Math.round((now - r.receivedAt) * 100) / 100 }, 'request');
+        status: r.status, retries: r.retries, aborted: r.aborted, ms: Math.round((now - r.receivedAt) * 100) / 100,
+        ttfbMs: ex.firstByteAt === 0 ? null : Math.round((ex.firstByteAt - r.receivedAt) * 100) / 100 }, 'request');
     }
     if (--this.active === 0 && this.#onIdle !== null) {
       const idle = this.#onIdle;
