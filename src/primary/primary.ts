@@ -76,7 +76,17 @@ export async function startPrimary(config: Config, log: Logger = createLogger(co
     inlineServer = await startInlineServer(config, segment, control, log, catalog.snapshot);
     port = inlineServer.port;
   } else {
-    supervisor = new Supervisor(config, name!, log, { catalog: () => catalog.snapshot, onSuspect: (i) => void prober.probeNow(i), status });
+    supervisor = new Supervisor(config, name!, log, {
+      catalog: () => catalog.snapshot,
+      onSuspect: (i) => void prober.probeNow(i),
+      onWorkerGone: (slot) => {
+        // The dead worker's in-flight requests will never be released by it: least-connections
+        // would otherwise see phantom load on those endpoints forever.
+        const released = segment.holds.reconcile(slot, segment.endpoints);
+        if (released > 0) log.warn({ slot, released }, 'released in-flight counts held by a dead worker');
+      },
+      status,
+    });
     port = await supervisor.start();
   }
 

@@ -10,6 +10,8 @@ import type { WorkerInfo } from '../observe/status.js';
 /** What the supervisor needs from the rest of the primary. */
 export interface SupervisorHooks {
   catalog(): CatalogSnapshot;
+  /** A worker in `slot` died: give back what it held in the shared tables. */
+  onWorkerGone(slot: number): void;
   onSuspect(endpoint: number): void;
   status(): Promise<unknown>;
 }
@@ -133,6 +135,7 @@ export class Supervisor {
   #onExit(seat: Seat, worker: Worker, code: number | null, signal: string | null): void {
     if (seat.worker !== worker) return;
     seat.worker = null;
+    this.#hooks.onWorkerGone(seat.slot);
     if (this.#stopping) {
       seat.state = 'stopped';
       return;

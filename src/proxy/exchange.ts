@@ -94,6 +94,7 @@ export class Exchange {
     r.endpointName = this.table.endpointNames[e]!;
     r.routeLabel = proxy.selector.route;
     proxy.segment.endpoints.acquire(e);
+    proxy.segment.holds.hold(proxy.statsSlot, e);
     proxy.segment.endpoints.addRequest(e);
     this.attemptStartedAt = performance.now();
     this.options.path = target.basePath === '' ? this.pathWithQuery() : target.basePath + this.pathWithQuery();
@@ -223,6 +224,7 @@ export class Exchange {
     if (this.endpoint < 0) return;
     const endpoints = this.proxy.segment.endpoints;
     endpoints.release(this.endpoint);
+    this.proxy.segment.holds.unhold(this.proxy.statsSlot, this.endpoint);
     // Only attempts that produced a response say anything about the endpoint's latency.
     if (this.firstByteAt !== 0) endpoints.recordLatencyUs(this.endpoint, Math.round((this.firstByteAt - this.attemptStartedAt) * 1000));
     this.endpoint = -1;

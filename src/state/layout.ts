@@ -23,12 +23,15 @@
  *   ├──────────────────── stats: maxWorkers × STATS_SLOT_BYTES (f64) ────────────────────────┤
  *   │ slot w (0 = primary/inline): f64[Counter.COUNT] counters,                             │
  *   │   then Histogram.COUNT × HISTOGRAM_BUCKETS f64 buckets, then Histogram.COUNT f64 sums  │
+ *   ├──────────────────── holds: maxWorkers × maxEndpoints × i32 ────────────────────────────┤
+ *   │ holds(w, e) at i32[w * maxEndpoints + e]: requests stats slot w has in flight on e —    │
+ *   │ what the primary gives back to endpoints[e].inflight when worker w dies                 │
  *   └─────────────────────────────────────────────────────────────────────── byteLength ─────┘
  */
 
 /** 'CRRL' little-endian-agnostic as an i32 value. */
 export const SEGMENT_MAGIC = 0x4352524c;
-export const LAYOUT_VERSION = 1;
+export const LAYOUT_VERSION = 2;
 
 export const CACHE_LINE = 64;
 
@@ -102,6 +105,8 @@ export interface Layout {
   readonly statsOffset: number;
   readonly statsBytes: number;
   readonly statsSlotBytes: number;
+  readonly holdsOffset: number;
+  readonly holdsBytes: number;
   /** Total segment size, a multiple of CACHE_LINE. */
   readonly byteLength: number;
 }
@@ -140,7 +145,9 @@ export function computeLayout(sizes: SegmentSizes): Layout {
   const sessionsBytes = frozen.sessionSlots * SESSION_STRIDE * 4;
   const statsOffset = alignUp(sessionsOffset + sessionsBytes, CACHE_LINE);
   const statsBytes = frozen.maxWorkers * STATS_SLOT_BYTES;
-  const byteLength = alignUp(statsOffset + statsBytes, CACHE_LINE);
+  const holdsOffset = alignUp(statsOffset + statsBytes, CACHE_LINE);
+  const holdsBytes = frozen.maxWorkers * frozen.maxEndpoints * 4;
+  const byteLength = alignUp(holdsOffset + holdsBytes, CACHE_LINE);
   return Object.freeze({
     sizes: frozen,
     headerOffset, headerBytes,
@@ -148,6 +155,7 @@ export function computeLayout(sizes: SegmentSizes): Layout {
     modelsOffset, modelsBytes,
     sessionsOffset, sessionsBytes,
     statsOffset, statsBytes, statsSlotBytes: STATS_SLOT_BYTES,
+    holdsOffset, holdsBytes,
     byteLength,
   });
 }

@@ -9,6 +9,7 @@ import { EndpointTable } from './endpoints.js';
 import { ModelTable } from './models.js';
 import { SessionTable } from './sessions.js';
 import { StatsTable } from './stats.js';
+import { HoldTable } from './holds.js';
 
 /** Where Linux exposes POSIX shared-memory objects as files. */
 const SHM_DIR = '/dev/shm';
@@ -27,6 +28,7 @@ export class Segment {
   readonly models: ModelTable;
   readonly sessions: SessionTable;
   readonly stats: StatsTable;
+  readonly holds: HoldTable;
 
   constructor(name: string | null, sab: SharedArrayBuffer, layout: Layout) {
     this.name = name;
@@ -38,6 +40,7 @@ export class Segment {
     this.models = new ModelTable(sab, layout);
     this.sessions = new SessionTable(sab, layout);
     this.stats = new StatsTable(sab, layout);
+    this.holds = new HoldTable(sab, layout);
   }
 }
 
