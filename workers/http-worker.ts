@@ -5,7 +5,7 @@
 import { attachSegment } from '../src/state/segment.js';
 import { createLogger } from '../src/observe/logger.js';
 import { Proxy } from '../src/proxy/proxy.js';
-import { HttpServer } from '../src/server/http-server.js';
+import { HttpServer, serverOptionsFrom } from '../src/server/http-server.js';
 import { WorkerControl } from '../src/proxy/worker-control.js';
 import type { PrimaryMessage, WorkerMessage } from '../src/core/ipc.js';
 import type { Config } from '../src/config/types.js';
@@ -27,10 +27,7 @@ async function init(m: Extract<PrimaryMessage, { kind: 'init' }>): Promise<void>
   control = new WorkerControl(m.slot, send);
   proxy = new Proxy(config, segment, control, log);
   proxy.setCatalog(m.catalog);
-  server = new HttpServer({
-    host: config.server.host, port: m.port, maxBodySize: config.server.max_body_size,
-    sessionHeader: config.routing.session_header, requestIdHeader: config.server.request_id_header,
-  }, proxy);
+  server = new HttpServer(serverOptionsFrom(config, m.port), proxy);
   const port = await server.listen(m.port);
   log.debug({ port }, 'worker listening');
   send({ kind: 'listening', port });

@@ -53,6 +53,12 @@ export const LOGGING_DEFAULTS = {
   requests: false,
 } as const;
 
+export const CIRCUIT_BREAKER_DEFAULTS = {
+  failures: 5,
+  open_for: 10 * SECOND,
+  half_open_requests: 1,
+} as const;
+
 export const STATE_DEFAULTS = {
   max_endpoints: 64,
   max_models: 256,

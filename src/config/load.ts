@@ -13,13 +13,13 @@ import { LineCounter, parseDocument } from 'yaml';
 import { ConfigError } from '../core/errors.js';
 import {
   ENDPOINT_DEFAULTS, ENDPOINT_TYPES, HEALTH_DEFAULTS, LOG_LEVELS, LOGGING_DEFAULTS, MAX_DURATION,
-  ROUTING_DEFAULTS, SERVER_DEFAULTS, STATE_DEFAULTS, STRATEGIES, UPSTREAM_DEFAULTS,
+  ROUTING_DEFAULTS, SERVER_DEFAULTS, STATE_DEFAULTS, CIRCUIT_BREAKER_DEFAULTS, STRATEGIES, UPSTREAM_DEFAULTS,
 } from './defaults.js';
 import { applyEnv } from './env.js';
 import { suggestKey } from './suggest.js';
 import type {
   Config, EndpointConfig, EndpointType, HealthConfig, LoggingConfig, LogLevel, RoutingConfig,
-  ServerConfig, StateConfig, StrategyName, UpstreamConfig,
+  ServerConfig, StateConfig, StrategyName, UpstreamConfig, CircuitBreakerConfig,
 } from './types.js';
 import { parseDuration, parseSize } from './units.js';
 
@@ -42,15 +42,17 @@ export interface ConfigOverrides {
   };
   routing?: Writable<RoutingConfig>;
   upstream?: Writable<UpstreamConfig>;
+  circuit_breaker?: Writable<CircuitBreakerConfig>;
   logging?: Writable<LoggingConfig>;
   state?: Writable<StateConfig>;
 }
 
 const SECTION_KEYS = {
-  root: ['server', 'routing', 'upstream', 'logging', 'state', 'endpoints'],
+  root: ['server', 'routing', 'upstream', 'circuit_breaker', 'logging', 'state', 'endpoints'],
   server: Object.keys(SERVER_DEFAULTS),
   routing: Object.keys(ROUTING_DEFAULTS),
   upstream: Object.keys(UPSTREAM_DEFAULTS),
+  circuit_breaker: Object.keys(CIRCUIT_BREAKER_DEFAULTS),
   logging: Object.keys(LOGGING_DEFAULTS),
   state: Object.keys(STATE_DEFAULTS),
   endpoint: ['name', 'url', ...Object.keys(ENDPOINT_DEFAULTS)],
@@ -246,6 +248,16 @@ function checkLogging(raw: unknown, p: Problems): LoggingConfig {
   };
 }
 
+function checkCircuitBreaker(raw: unknown, p: Problems): CircuitBreakerConfig {
+  const c = p.section(raw, 'circuit_breaker', SECTION_KEYS.circuit_breaker) ?? {};
+  const D = CIRCUIT_BREAKER_DEFAULTS;
+  return {
+    failures: p.integer(c.failures, 'circuit_breaker.failures', 0, 1_000_000, D.failures),
+    open_for: p.duration(c.open_for, 'circuit_breaker.open_for', D.open_for),
+    half_open_requests: p.integer(c.half_open_requests, 'circuit_breaker.half_open_requests', 1, 65535, D.half_open_requests),
+  };
+}
+
 function checkState(raw: unknown, p: Problems): StateConfig {
   const s = p.section(raw, 'state', SECTION_KEYS.state) ?? {};
   return {
@@ -392,18 +404,19 @@ export function parseConfig(raw: unknown, env: NodeJS.ProcessEnv = {}, source: s
   const overlay = applyEnv(raw, env);
   const p = new Problems(overlay.labels);
   p.list.push(...overlay.problems);
-  const root = p.section(overlay.raw, '', SECTION_KEYS.root, 'a mapping (server, routing, upstream, logging, state, endpoints)');
+  const root = p.section(overlay.raw, '', SECTION_KEYS.root, 'a mapping (server, routing, upstream, circuit_breaker, logging, state, endpoints)');
   if (root === null) throw new ConfigError(p.list);
 
   const server = checkServer(root.server, p);
   const routing = checkRouting(root.routing, p);
   const upstream = checkUpstream(root.upstream, p);
+  const circuit_breaker = checkCircuitBreaker(root.circuit_breaker, p);
   const logging = checkLogging(root.logging, p);
   const state = checkState(root.state, p);
   const endpoints = checkEndpoints(root.endpoints, state, p);
 
   if (p.list.length > 0) throw new ConfigError(p.list);
-  return deepFreeze({ server, routing, upstream, logging, state, endpoints, source });
+  return deepFreeze({ server, routing, upstream, circuit_breaker, logging, state, endpoints, source });
 }
 
 /**

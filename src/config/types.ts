@@ -53,6 +53,12 @@ export interface UpstreamConfig {
   readonly connections: number;      // undici pool connections per endpoint per worker (default 64)
 }
 
+export interface CircuitBreakerConfig {
+  readonly failures: number;          // consecutive failures (transport errors, 5xx) that open the circuit (default 5; 0 = never)
+  readonly open_for: number;          // ms an open circuit keeps the endpoint out of rotation before a trial (default 10s)
+  readonly half_open_requests: number; // trial requests allowed at once while half-open (default 1)
+}
+
 export interface LoggingConfig {
   readonly level: LogLevel;          // default info
   readonly requests: boolean;        // one log line per request (default false)
@@ -67,6 +73,7 @@ export interface Config {
   readonly server: ServerConfig;
   readonly routing: RoutingConfig;
   readonly upstream: UpstreamConfig;
+  readonly circuit_breaker: CircuitBreakerConfig;
   readonly logging: LoggingConfig;
   readonly state: StateConfig;
   readonly endpoints: readonly EndpointConfig[];

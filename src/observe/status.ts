@@ -3,6 +3,7 @@ import type { Segment } from '../state/segment.js';
 import { EndpointState } from '../state/endpoints.js';
 import { MODEL_AVAILABLE, MODEL_LOADED } from '../state/models.js';
 import { Counter } from '../state/stats.js';
+import { circuitName } from '../routing/circuit-breaker.js';
 
 export interface WorkerInfo {
   readonly id: number;
@@ -42,6 +43,7 @@ export function buildStatus(segment: Segment, catalog: CatalogSnapshot, workers:
       url: ep.url,
       type: ep.type,
       state: endpointStateName(e.state(ep.index)),
+      circuit: circuitName(e.circuit(ep.index)),
       inflight: e.inflight(ep.index),
       max_concurrency: e.maxConcurrency(ep.index),
       priority: e.priority(ep.index),

@@ -7,6 +7,7 @@ import type { CatalogBuilder } from './catalog-builder.js';
 import { detectType, discoverModels } from './discovery.js';
 import { getJson } from './probe-client.js';
 import { endpointStateName } from '../observe/status.js';
+import { closeCircuit } from '../routing/circuit-breaker.js';
 
 /** Per-endpoint probe bookkeeping. */
 class ProbeSchedule {
@@ -94,7 +95,10 @@ export class HealthProber {
         if (this.#catalog.rebuild()) this.#onCatalogChange();
       }
       if (before !== EndpointState.Healthy && before !== EndpointState.Draining) {
-        endpoints.resetConsecutiveFailures(i);
+        // Back from the dead: whatever the breaker counted was the outage itself. (A suspect
+        // endpoint keeps its circuit: a backend that resets requests but answers probes must
+        // not have its breaker closed by every probe.)
+        if (before === EndpointState.Down) closeCircuit(endpoints, i);
         endpoints.setState(i, EndpointState.Healthy);
         this.#log.info({ endpoint: endpoint.name, from: endpointStateName(before) }, 'endpoint healthy');
       }

@@ -4,7 +4,7 @@ import type { CatalogSnapshot } from '../core/catalog.js';
 import type { Segment } from '../state/segment.js';
 import type { Logger } from '../observe/logger.js';
 import { Proxy } from '../proxy/proxy.js';
-import { HttpServer } from '../server/http-server.js';
+import { HttpServer, serverOptionsFrom } from '../server/http-server.js';
 
 /** Inline mode (`server.workers: 0`): the primary serves HTTP itself, one process, for clinic and laptops. */
 export class InlineServer {
@@ -34,10 +34,7 @@ export class InlineServer {
 export async function startInlineServer(config: Config, segment: Segment, control: Control, log: Logger, catalog: CatalogSnapshot): Promise<InlineServer> {
   const proxy = new Proxy(config, segment, control, log);
   proxy.setCatalog(catalog);
-  const server = new HttpServer({
-    host: config.server.host, port: config.server.port, maxBodySize: config.server.max_body_size,
-    sessionHeader: config.routing.session_header, requestIdHeader: config.server.request_id_header,
-  }, proxy);
+  const server = new HttpServer(serverOptionsFrom(config), proxy);
   await server.listen();
   return new InlineServer(proxy, server);
 }

@@ -18,7 +18,7 @@ export class RequestFacts {
  * messages that name the field. The raw bytes are forwarded unchanged; this only reads.
  * `streamsByDefault`: Ollama's chat/generate stream unless `"stream": false`; OpenAI's do not.
  */
-export function analyseBody(body: Buffer | null, streamsByDefault: boolean, out: RequestFacts): void {
+export function analyseBody(body: Buffer | null, streamsByDefault: boolean, out: RequestFacts, acceptNameForModel = false): void {
   if (body === null || body.length === 0) throw new InvalidJsonError('request body is empty; expected a JSON object');
   let parsed: unknown;
   try {
@@ -29,8 +29,9 @@ export function analyseBody(body: Buffer | null, streamsByDefault: boolean, out:
   if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) {
     throw new InvalidRequestError('request body must be a JSON object');
   }
-  const o = parsed as { model?: unknown; stream?: unknown };
-  const model = o.model;
+  const o = parsed as { model?: unknown; stream?: unknown; name?: unknown };
+  // Ollama's /api/show still accepts the older `name` field for the model.
+  const model = acceptNameForModel && (o.model === undefined || o.model === null) ? o.name : o.model;
   if (model === undefined || model === null || model === '') throw new MissingModelError('model: is required');
   if (typeof model !== 'string') throw new InvalidRequestError('model: must be a string');
   if (model.length > MAX_MODEL_NAME_LENGTH) throw new InvalidRequestError(`model: must be at most ${MAX_MODEL_NAME_LENGTH} characters`);

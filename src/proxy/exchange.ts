@@ -110,7 +110,7 @@ export class Exchange {
   onUpstreamHead(statusCode: number, headers: IncomingHttpHeaders): void {
     if (isRetryableStatus(statusCode) && this.canRetry()) {
       // The backend is alive but cannot serve (overloaded, its own upstream broken): try another.
-      this.proxy.segment.endpoints.addFailure(this.endpoint);
+      this.proxy.endpointFailed(this.endpoint, this.r.requestId);
       this.abandon(RETRYING);
       this.retry();
       return;
@@ -142,7 +142,9 @@ export class Exchange {
     } else {
       endResponse(r);
     }
-    this.proxy.segment.endpoints.resetConsecutiveFailures(this.endpoint);
+    // A 5xx the backend answered itself (not retried) still says it is failing.
+    if (this.upstreamStatus >= 500) this.proxy.endpointFailed(this.endpoint, r.requestId);
+    else this.proxy.endpointSucceeded(this.endpoint);
     this.finish();
   }
 
@@ -152,7 +154,7 @@ export class Exchange {
     const proxy = this.proxy;
     if (r.aborted) return this.finish();
     const kind = classifyFailure(err);
-    proxy.segment.endpoints.addFailure(this.endpoint);
+    proxy.endpointFailed(this.endpoint, r.requestId);
     proxy.segment.stats.add(proxy.statsSlot, Counter.UpstreamErrors, 1);
     if (kind === FailureKind.Transport) proxy.markSuspect(this.endpoint);
     if (!r.headSent) {

@@ -4,7 +4,7 @@ import type { Config } from '../config/types.js';
 import type { Control } from '../core/control.js';
 import {
   CorralError, DialectUnsupportedError, InternalError, MethodNotAllowedError, ModelNotFoundError,
-  NoEndpointError, NotFoundError, BodyTooLargeError,
+  NoEndpointError, NotFoundError, BodyTooLargeError, HeadersTooLargeError,
 } from '../core/errors.js';
 import { emptyCatalog, type CatalogSnapshot } from '../core/catalog.js';
 import type { Segment } from '../state/segment.js';
@@ -21,6 +21,7 @@ import { analyseBody, RequestFacts } from '../protocol/request-body.js';
 import { RoutingTable } from '../routing/routing-table.js';
 import { Selector, NO_ENDPOINT_DIALECT, NO_ENDPOINT_SATURATED } from '../routing/selector.js';
 import { createStrategy } from '../routing/strategies.js';
+import { CircuitBreaker, CircuitChange } from '../routing/circuit-breaker.js';
 import { UpstreamPools } from '../upstream/pools.js';
 import { nextRequestId } from '../observe/request-id.js';
 import { Exchange } from './exchange.js';
@@ -30,7 +31,7 @@ const SESSION_SEED_HI = 0x9e3779b1;
 const SESSION_SEED_LO = 0x85ebca77;
 
 const HEALTH_BODY = JSON.stringify({ status: 'ok' });
-const SATURATED_RETRY_AFTER = '1';
+const RETRY_AFTER_SECONDS = '1';
 
 /**
  * The request handler every serving process runs (cluster worker, or the primary in inline
@@ -41,6 +42,7 @@ export class Proxy implements RequestHandler {
   readonly control: Control;
   readonly log: Logger;
   readonly selector: Selector;
+  readonly breaker: CircuitBreaker;
   readonly pools: UpstreamPools;
   readonly maxRetries: number;
   readonly statsSlot: number;
@@ -54,7 +56,8 @@ export class Proxy implements RequestHandler {
     this.segment = segment;
     this.control = control;
     this.log = log;
-    this.selector = new Selector(segment, createStrategy(config.routing.strategy));
+    this.breaker = new CircuitBreaker(segment.endpoints, config.circuit_breaker);
+    this.selector = new Selector(segment, createStrategy(config.routing.strategy), this.breaker);
     this.pools = new UpstreamPools(config.upstream);
     this.maxRetries = config.routing.max_retries;
     this.statsSlot = control.statsSlot;
@@ -77,7 +80,8 @@ export class Proxy implements RequestHandler {
       return this.sendError(r, dialectOfPath(r.path), new NotFoundError(`no route for ${r.method.toUpperCase()} ${r.path}`));
     }
     if (r.method !== route.method) {
-      return this.sendError(r, route.dialect, new MethodNotAllowedError(`${r.path} accepts ${route.method.toUpperCase()} only`));
+      return this.sendError(r, route.dialect, new MethodNotAllowedError(`${r.path} accepts ${route.method.toUpperCase()} only`),
+        false, 'allow', route.method === 'get' ? 'GET' : 'POST');
     }
     try {
       switch (route.kind) {
@@ -100,13 +104,19 @@ export class Proxy implements RequestHandler {
   }
 
   onBodyTooLarge(r: ClientRequest): void {
+    if (r.requestId === '') r.requestId = nextRequestId();
     // Close the connection: the rest of the body may still be on its way.
     this.sendError(r, dialectOfPath(r.path), new BodyTooLargeError(), true);
   }
 
+  onHeadersTooLarge(r: ClientRequest): void {
+    if (r.requestId === '') r.requestId = nextRequestId();
+    this.sendError(r, dialectOfPath(r.path), new HeadersTooLargeError(), true);
+  }
+
   #forward(r: ClientRequest, route: Route): void {
     const facts = new RequestFacts();
-    analyseBody(r.body, route.kind === RouteKind.Inference && route.streamsByDefault, facts);
+    analyseBody(r.body, route.kind === RouteKind.Inference && route.streamsByDefault, facts, route.kind === RouteKind.ModelInfo);
     const table = this.table;
     const model = table.model(facts.model);
     if (model === undefined) {
@@ -172,17 +182,34 @@ export class Proxy implements RequestHandler {
     return new NoEndpointError(`no healthy endpoint serves "${model}"`);
   }
 
-  sendError(r: ClientRequest, dialect: Dialect, err: CorralError, closeConnection = false): void {
+  /** An error in the caller's dialect. A 503 that waiting can cure carries Retry-After unless another header is given. */
+  sendError(r: ClientRequest, dialect: Dialect, err: CorralError, closeConnection = false, headerName = '', headerValue = ''): void {
     // An exchange counts its own outcome when it finishes.
     if (r.exchange === null) this.#count(err.status);
-    const retryAfter = err.status === 503;
-    sendJson(r, err.status, errorBody(dialect, err), retryAfter ? 'retry-after' : '', retryAfter ? SATURATED_RETRY_AFTER : '', closeConnection);
+    if (headerName === '' && err.status === 503 && err.code !== DialectUnsupportedError.code) {
+      headerName = 'retry-after';
+      headerValue = RETRY_AFTER_SECONDS;
+    }
+    sendJson(r, err.status, errorBody(dialect, err), headerName, headerValue, closeConnection);
   }
 
   /** A transport failure: stop choosing the endpoint in every process now, and have the primary confirm. */
   markSuspect(endpoint: number): void {
     if (this.segment.endpoints.casState(endpoint, EndpointState.Healthy, EndpointState.Suspect)) {
       this.control.reportSuspect(endpoint);
+    }
+  }
+
+  /** A try on `endpoint` failed: feed the circuit breaker (and log if it opened). */
+  endpointFailed(endpoint: number, requestId: string): void {
+    if (this.breaker.onFailure(endpoint) === CircuitChange.Opened) {
+      this.log.warn({ endpoint: this.table.endpointNames[endpoint], requestId, consecutiveFailures: this.segment.endpoints.consecutiveFailures(endpoint) }, 'circuit opened');
+    }
+  }
+
+  endpointSucceeded(endpoint: number): void {
+    if (this.breaker.onSuccess(endpoint) === CircuitChange.Closed) {
+      this.log.info({ endpoint: this.table.endpointNames[endpoint] }, 'circuit closed');
     }
   }
 

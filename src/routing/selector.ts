@@ -2,11 +2,12 @@ import type { Segment } from '../state/segment.js';
 import { EndpointState } from '../state/endpoints.js';
 import { MODEL_AVAILABLE } from '../state/models.js';
 import type { Strategy } from './strategy.js';
+import type { CircuitBreaker } from './circuit-breaker.js';
 import type { ModelRoute, RoutingTable } from './routing-table.js';
 import { ROUTE_STICKY_HIT, ROUTE_STICKY_NEW, ROUTE_STICKY_REPIN } from './route-label.js';
 
 /** Why select() found nothing; the proxy maps each to an error class. */
-export const NO_ENDPOINT_DOWN = -1;       // endpoints serve the model but none is healthy
+export const NO_ENDPOINT_DOWN = -1;       // endpoints serve the model but none is healthy (or all circuits are open)
 export const NO_ENDPOINT_SATURATED = -2;  // healthy ones exist but all are at max_concurrency
 export const NO_ENDPOINT_DIALECT = -3;    // the model's endpoints do not speak the caller's API
 
@@ -18,13 +19,15 @@ export const NO_ENDPOINT_DIALECT = -3;    // the model's endpoints do not speak 
 export class Selector {
   readonly #segment: Segment;
   readonly #strategy: Strategy;
+  readonly #breaker: CircuitBreaker;
   readonly #scratch: Int32Array;
   /** The `X-Corral-Route` label of the last successful select(). */
   route: string;
 
-  constructor(segment: Segment, strategy: Strategy) {
+  constructor(segment: Segment, strategy: Strategy, breaker: CircuitBreaker) {
     this.#segment = segment;
     this.#strategy = strategy;
+    this.#breaker = breaker;
     this.#scratch = new Int32Array(segment.sizes.maxEndpoints);
     this.route = strategy.name;
   }
@@ -51,6 +54,7 @@ export class Selector {
       speakers++;
       if (endpoints.state(e) !== EndpointState.Healthy) continue;
       if (tried !== null && tried.includes(e)) continue;
+      if (!this.#breaker.admits(e)) continue;
       healthy++;
       if (endpoints.inflight(e) >= endpoints.maxConcurrency(e)) continue;
       out[count++] = e;

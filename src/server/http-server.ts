@@ -2,6 +2,7 @@ import { performance } from 'node:perf_hooks';
 import { loadUws, type HttpRequest, type HttpResponse, type TemplatedApp, type us_listen_socket } from './uws.js';
 import { ClientRequest } from './client-request.js';
 import { sendJson } from './response.js';
+import type { Config } from '../config/types.js';
 
 /** What the server hands complete requests to. Implemented by the proxy. */
 export interface RequestHandler {
@@ -11,14 +12,30 @@ export interface RequestHandler {
   onAborted(r: ClientRequest): void;
   /** A body over `max_body_size`: answer 413 in the caller's dialect. */
   onBodyTooLarge(r: ClientRequest): void;
+  /** A request head over `max_header_size`: answer 431 in the caller's dialect. */
+  onHeadersTooLarge(r: ClientRequest): void;
 }
 
 export interface HttpServerOptions {
   readonly host: string;
   readonly port: number;
   readonly maxBodySize: number;
+  readonly maxHeaderSize: number;
   readonly sessionHeader: string;
   readonly requestIdHeader: string;
+}
+
+export function serverOptionsFrom(config: Config, port: number = config.server.port): HttpServerOptions {
+  return {
+    host: config.server.host, port, maxBodySize: config.server.max_body_size, maxHeaderSize: config.server.max_header_size,
+    sessionHeader: config.routing.session_header, requestIdHeader: config.server.request_id_header,
+  };
+}
+
+// req.forEach takes a callback; a module-level function and accumulator avoid a closure per request.
+let headerBytes = 0;
+function addHeaderBytes(key: string, value: string): void {
+  headerBytes += key.length + value.length + 4; // ": " and CRLF
 }
 
 /**
@@ -83,6 +100,12 @@ export class HttpServer {
       r.aborted = true;
       if (!r.ended) handler.onAborted(r);
     });
+    headerBytes = r.path.length + r.query.length;
+    req.forEach(addHeaderBytes);
+    if (headerBytes > o.maxHeaderSize) {
+      handler.onHeadersTooLarge(r);
+      return;
+    }
     const hasBody = contentLength > 0 || (lengthHeader === '' && req.getHeader('transfer-encoding') !== '');
     if (!hasBody) {
       handler.onRequest(r);

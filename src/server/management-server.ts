@@ -45,7 +45,10 @@ export class ManagementServer {
 
   #handle(req: IncomingMessage, res: ServerResponse): void {
     const path = (req.url ?? '/').split('?')[0];
-    if (req.method !== 'GET' && req.method !== 'HEAD') return send(res, 405, { error: { message: 'GET only', type: 'invalid_request_error', code: 'CORRAL_ERR_METHOD_NOT_ALLOWED' } });
+    if (req.method !== 'GET' && req.method !== 'HEAD') {
+      res.setHeader('allow', 'GET, HEAD');
+      return send(res, 405, { error: { message: `${path} accepts GET and HEAD only`, type: 'invalid_request_error', code: 'CORRAL_ERR_METHOD_NOT_ALLOWED' } });
+    }
     switch (path) {
       case '/internal/health':
         return send(res, 200, { status: 'ok' });

@@ -1,10 +1,13 @@
 import {
   E_CONSECUTIVE_FAILURES, E_EWMA_US, E_FAILURES, E_INFLIGHT, E_MAX_CONCURRENCY, E_PRIORITY, E_REQUESTS, E_STATE,
-  E_STATE_CHANGED_MS, E_STATE_CHANGED_SEC, E_WEIGHT, ENDPOINT_STRIDE, type Layout,
+  E_STATE_CHANGED_MS, E_STATE_CHANGED_SEC, E_WEIGHT, ENDPOINT_STRIDE, E_CIRCUIT, E_CIRCUIT_OPENED_MS, type Layout,
 } from './layout.js';
 import type { Header } from './header.js';
 
 export const enum EndpointState { Unknown = 0, Healthy = 1, Suspect = 2, Down = 3, Draining = 4 }
+
+/** Circuit breaker state (src/routing/circuit-breaker.ts drives the transitions). */
+export const enum CircuitState { Closed = 0, Open = 1, HalfOpen = 2 }
 
 const I32_MAX = 0x7fffffff;
 
@@ -138,11 +141,32 @@ export class EndpointTable {
     return Atomics.load(this.#i32, i * ENDPOINT_STRIDE + E_FAILURES) >>> 0;
   }
 
-  /** Increments both the total and the consecutive count (the circuit breaker's input). */
-  addFailure(i: number): void {
+  /** Increments both the total and the consecutive count (the circuit breaker's input); returns the new consecutive count. */
+  addFailure(i: number): number {
     const base = i * ENDPOINT_STRIDE;
     Atomics.add(this.#i32, base + E_FAILURES, 1);
-    Atomics.add(this.#i32, base + E_CONSECUTIVE_FAILURES, 1);
+    return Atomics.add(this.#i32, base + E_CONSECUTIVE_FAILURES, 1) + 1;
+  }
+
+  circuit(i: number): CircuitState {
+    return Atomics.load(this.#i32, i * ENDPOINT_STRIDE + E_CIRCUIT);
+  }
+
+  /** Compare-and-set of the circuit state; entering Open stamps the opening time. */
+  casCircuit(i: number, expected: CircuitState, next: CircuitState): boolean {
+    const base = i * ENDPOINT_STRIDE;
+    if (next === CircuitState.Open) Atomics.store(this.#i32, base + E_CIRCUIT_OPENED_MS, this.nowMs32() | 0);
+    return Atomics.compareExchange(this.#i32, base + E_CIRCUIT, expected, next) === expected;
+  }
+
+  /** Milliseconds since the circuit last opened (valid for spans under 24 days: u32 arithmetic). */
+  msSinceCircuitOpened(i: number): number {
+    return (this.nowMs32() - (Atomics.load(this.#i32, i * ENDPOINT_STRIDE + E_CIRCUIT_OPENED_MS) >>> 0)) >>> 0;
+  }
+
+  /** Milliseconds since the segment was created, modulo 2^32. */
+  nowMs32(): number {
+    return (Date.now() - this.#createdAtMs) >>> 0;
   }
 
   consecutiveFailures(i: number): number {

@@ -15,7 +15,8 @@
  *   │ per endpoint, one cache line of i32:                                                    │
  *   │  [0] state [1] inflight [2] maxConcurrency [3] priority [4] weight [5] ewmaLatencyUs     │
  *   │  [6] requests [7] failures [8] consecutiveFailures [9] stateChangedSec [10] ..Ms(0–999)│
- *   │  [11..15] reserved                                                                      │
+ *   │  [11] circuit (closed/open/half-open) [12] circuitOpenedMs (u32, since created)         │
+ *   │  [13..15] reserved                                                                      │
  *   ├──────────────────── models: maxEndpoints × maxModels × i32 flags (row-major) ──────────┤
  *   │ flags(e, m) at i32[e * maxModels + m]: AVAILABLE | LOADED | LOADING                    │
  *   ├──────────────────── sessions: sessionSlots × 16 B ─────────────────────────────────────┤
@@ -31,7 +32,7 @@
 
 /** 'CRRL' little-endian-agnostic as an i32 value. */
 export const SEGMENT_MAGIC = 0x4352524c;
-export const LAYOUT_VERSION = 2;
+export const LAYOUT_VERSION = 3;
 
 export const CACHE_LINE = 64;
 
@@ -64,6 +65,8 @@ export const E_FAILURES = 7;
 export const E_CONSECUTIVE_FAILURES = 8;
 export const E_STATE_CHANGED_SEC = 9;
 export const E_STATE_CHANGED_MS = 10;
+export const E_CIRCUIT = 11;
+export const E_CIRCUIT_OPENED_MS = 12;
 
 // Session slot: four i32.
 export const SESSION_STRIDE = 4;

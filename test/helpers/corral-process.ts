@@ -98,6 +98,7 @@ export async function startCorral(t: Teardown, backends: SimBackend[], opts: Sta
   t.teardown(() => rmSync(dir, { recursive: true, force: true }));
   const endpoints = opts.endpoints ?? backends.map((b) => ({ name: b.name }));
   const config = {
+    ...opts.config,
     server: { host: '127.0.0.1', port: 0, management_port: 0, workers: 2, shutdown_timeout: '10s', ...opts.config?.server },
     routing: { ...opts.config?.routing },
     logging: { level: 'info', ...opts.config?.logging },

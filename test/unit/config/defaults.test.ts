@@ -5,7 +5,7 @@ import t from 'tap';
 import { parseDocument } from 'yaml';
 import {
   ENDPOINT_DEFAULTS, HEALTH_DEFAULTS, LOGGING_DEFAULTS, ROUTING_DEFAULTS, SERVER_DEFAULTS,
-  STATE_DEFAULTS, UPSTREAM_DEFAULTS,
+  STATE_DEFAULTS, UPSTREAM_DEFAULTS, CIRCUIT_BREAKER_DEFAULTS,
 } from '../../../src/config/defaults.js';
 import { defaultConfig } from '../../../src/config/load.js';
 import { parseDuration, parseSize } from '../../../src/config/units.js';
@@ -61,7 +61,7 @@ t.test('config/corral.yaml states every default of defaults.ts', async (t) => {
   const doc = parseDocument(readFileSync(shipped, 'utf8')).toJS() as Record<string, Record<string, unknown>>;
   const norm = (v: unknown, d: unknown): unknown =>
     typeof d === 'number' && typeof v === 'string' ? (parseDuration(v) ?? parseSize(v)) : v;
-  const sections = { server: SERVER_DEFAULTS, routing: ROUTING_DEFAULTS, upstream: UPSTREAM_DEFAULTS, logging: LOGGING_DEFAULTS, state: STATE_DEFAULTS };
+  const sections = { server: SERVER_DEFAULTS, routing: ROUTING_DEFAULTS, upstream: UPSTREAM_DEFAULTS, circuit_breaker: CIRCUIT_BREAKER_DEFAULTS, logging: LOGGING_DEFAULTS, state: STATE_DEFAULTS };
   for (const [name, defaults] of Object.entries(sections)) {
     for (const [key, d] of Object.entries(defaults)) {
       t.ok(key in doc[name]!, `${name}.${key} present`);

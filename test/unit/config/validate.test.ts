@@ -50,7 +50,7 @@ t.test('endpoints must list at least one endpoint', async (t) => {
   t.same(problems(null), ['endpoints: must list at least one endpoint']);
   t.same(problems({ endpoints: [] }), ['endpoints: must list at least one endpoint']);
   t.same(problems({ endpoints: 'http://x' }), ['endpoints: must be a list of endpoints']);
-  t.same(problems('nope'), ['(root): must be a mapping (server, routing, upstream, logging, state, endpoints)']);
+  t.same(problems('nope'), ['(root): must be a mapping (server, routing, upstream, circuit_breaker, logging, state, endpoints)']);
 });
 
 t.test('unknown keys suggest the closest known key', async (t) => {

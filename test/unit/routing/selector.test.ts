@@ -5,6 +5,7 @@ import { MODEL_AVAILABLE } from '../../../src/state/models.js';
 import { Selector, NO_ENDPOINT_DOWN, NO_ENDPOINT_SATURATED, NO_ENDPOINT_DIALECT } from '../../../src/routing/selector.js';
 import { RoutingTable } from '../../../src/routing/routing-table.js';
 import { createStrategy } from '../../../src/routing/strategies.js';
+import { CircuitBreaker } from '../../../src/routing/circuit-breaker.js';
 import { Dialect } from '../../../src/protocol/dialect.js';
 import { emptyCatalog, type CatalogSnapshot } from '../../../src/core/catalog.js';
 
@@ -22,7 +23,8 @@ function world(types: ('ollama' | 'openai')[] = ['ollama', 'ollama', 'ollama']) 
     seg.models.setFlags(i, 0, MODEL_AVAILABLE);
   });
   const table = new RoutingTable(catalog);
-  return { seg, table, model: table.model('llama3.2')!, selector: new Selector(seg, createStrategy('round-robin')) };
+  const breaker = new CircuitBreaker(seg.endpoints, { failures: 3, open_for: 60_000, half_open_requests: 1 });
+  return { seg, table, breaker, model: table.model('llama3.2')!, selector: new Selector(seg, createStrategy('round-robin'), breaker) };
 }
 
 t.test('model names resolve with and without :latest', async (t) => {
@@ -76,4 +78,14 @@ t.test('reasons when nothing is eligible', async (t) => {
   const openaiOnly = world(['openai']);
   t.equal(openaiOnly.selector.select(openaiOnly.table, openaiOnly.model, Dialect.Ollama, 0, 0, null), NO_ENDPOINT_DIALECT);
   t.equal(openaiOnly.selector.select(openaiOnly.table, openaiOnly.model, Dialect.OpenAI, 0, 0, null), 0);
+});
+
+t.test('an open circuit keeps a healthy endpoint out of rotation', async (t) => {
+  const { table, model, selector, breaker } = world(['ollama', 'ollama']);
+  for (let i = 0; i < 3; i++) breaker.onFailure(1);
+  for (let i = 0; i < 4; i++) t.equal(selector.select(table, model, Dialect.Ollama, 0, 0, null), 0);
+  breaker.onFailure(0);
+  breaker.onFailure(0);
+  breaker.onFailure(0);
+  t.equal(selector.select(table, model, Dialect.Ollama, 0, 0, null), NO_ENDPOINT_DOWN, 'every circuit open: nothing to choose');
 });
