@@ -29,6 +29,7 @@ export const SERVER_DEFAULTS = {
   max_body_size: 50 * MiB,
   max_header_size: 16 * KiB,
   shutdown_timeout: 30 * SECOND,
+  body_timeout: 60 * SECOND,
   request_id_header: 'x-request-id',
 } as const;
 

@@ -207,6 +207,7 @@ function checkServer(raw: unknown, p: Problems): ServerConfig {
     max_body_size: p.size(s.max_body_size, 'server.max_body_size', D.max_body_size),
     max_header_size: p.size(s.max_header_size, 'server.max_header_size', D.max_header_size),
     shutdown_timeout: p.duration(s.shutdown_timeout, 'server.shutdown_timeout', D.shutdown_timeout, true),
+    body_timeout: p.duration(s.body_timeout, 'server.body_timeout', D.body_timeout),
     request_id_header: p.header(s.request_id_header, 'server.request_id_header', D.request_id_header),
   };
 }

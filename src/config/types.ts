@@ -34,6 +34,7 @@ export interface ServerConfig {
   readonly max_body_size: number;    // bytes (default 50MiB)
   readonly max_header_size: number;  // bytes (default 16KiB)
   readonly shutdown_timeout: number; // ms (default 30s)
+  readonly body_timeout: number;     // ms to receive a whole request body (default 60s)
   readonly request_id_header: string; // default x-request-id
 }
 

@@ -30,6 +30,7 @@ function define(code: string, status: number, type: string, defaultMessage: stri
 export const InvalidJsonError = define('CORRAL_ERR_INVALID_JSON', 400, 'invalid_request_error', 'request body is not valid JSON');
 export const InvalidRequestError = define('CORRAL_ERR_INVALID_REQUEST', 400, 'invalid_request_error', 'invalid request');
 export const MissingModelError = define('CORRAL_ERR_MISSING_MODEL', 400, 'invalid_request_error', 'model: is required');
+export const RequestTimeoutError = define('CORRAL_ERR_REQUEST_TIMEOUT', 408, 'invalid_request_error', 'request body not received within server.body_timeout');
 export const UnauthorizedError = define('CORRAL_ERR_UNAUTHORIZED', 401, 'authentication_error', 'missing or invalid credentials');
 export const NotFoundError = define('CORRAL_ERR_NOT_FOUND', 404, 'invalid_request_error', 'no such route');
 export const ModelNotFoundError = define('CORRAL_ERR_MODEL_NOT_FOUND', 404, 'invalid_request_error', 'model not found on any endpoint');
@@ -58,7 +59,7 @@ export class ConfigError extends Error {
 
 /** Every HTTP error class, for documentation checks and tests that exercise each code. */
 export const HTTP_ERRORS = [
-  InvalidJsonError, InvalidRequestError, MissingModelError, UnauthorizedError, NotFoundError,
+  InvalidJsonError, InvalidRequestError, MissingModelError, RequestTimeoutError, UnauthorizedError, NotFoundError,
   ModelNotFoundError, MethodNotAllowedError, BodyTooLargeError, UnsupportedMediaTypeError,
   HeadersTooLargeError, UpstreamError, NoEndpointError, DialectUnsupportedError,
   ShuttingDownError, UpstreamTimeoutError, InternalError,

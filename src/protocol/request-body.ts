@@ -1,7 +1,10 @@
+import { isUtf8 } from 'node:buffer';
 import { InvalidJsonError, InvalidRequestError, MissingModelError } from '../core/errors.js';
 
 /** Longest model name accepted; real ones are far shorter (`hf.co/org/repo:Q4_K_M`). */
 export const MAX_MODEL_NAME_LENGTH = 256;
+
+const CONTROL_CHARS = /[\u0000-\u001f\u007f]/;
 
 /** What routing needs from a request body. One instance per request, every field set here. */
 export class RequestFacts {
@@ -20,6 +23,9 @@ export class RequestFacts {
  */
 export function analyseBody(body: Buffer | null, streamsByDefault: boolean, out: RequestFacts, acceptNameForModel = false): void {
   if (body === null || body.length === 0) throw new InvalidJsonError('request body is empty; expected a JSON object');
+  // JSON is UTF-8 (RFC 8259 §8.1); decoding would silently turn bad bytes into U+FFFD while the
+  // raw bytes went upstream unchanged, so the backend would see something else than corral checked.
+  if (!isUtf8(body)) throw new InvalidJsonError('request body is not valid UTF-8');
   let parsed: unknown;
   try {
     parsed = JSON.parse(body.toString('utf8'));
@@ -35,6 +41,7 @@ export function analyseBody(body: Buffer | null, streamsByDefault: boolean, out:
   if (model === undefined || model === null || model === '') throw new MissingModelError('model: is required');
   if (typeof model !== 'string') throw new InvalidRequestError('model: must be a string');
   if (model.length > MAX_MODEL_NAME_LENGTH) throw new InvalidRequestError(`model: must be at most ${MAX_MODEL_NAME_LENGTH} characters`);
+  if (CONTROL_CHARS.test(model)) throw new InvalidRequestError('model: must not contain control characters');
   const stream = o.stream;
   if (stream !== undefined && stream !== null && typeof stream !== 'boolean') throw new InvalidRequestError('stream: must be a boolean');
   out.model = model;

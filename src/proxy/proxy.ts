@@ -4,7 +4,7 @@ import type { Config } from '../config/types.js';
 import type { Control } from '../core/control.js';
 import {
   CorralError, DialectUnsupportedError, InternalError, MethodNotAllowedError, ModelNotFoundError,
-  NoEndpointError, NotFoundError, BodyTooLargeError, HeadersTooLargeError,
+  NoEndpointError, NotFoundError, BodyTooLargeError, HeadersTooLargeError, RequestTimeoutError,
 } from '../core/errors.js';
 import { emptyCatalog, type CatalogSnapshot } from '../core/catalog.js';
 import type { Segment } from '../state/segment.js';
@@ -107,6 +107,11 @@ export class Proxy implements RequestHandler {
     if (r.requestId === '') r.requestId = nextRequestId();
     // Close the connection: the rest of the body may still be on its way.
     this.sendError(r, dialectOfPath(r.path), new BodyTooLargeError(), true);
+  }
+
+  onBodyTimeout(r: ClientRequest): void {
+    if (r.requestId === '') r.requestId = nextRequestId();
+    this.sendError(r, dialectOfPath(r.path), new RequestTimeoutError(), true);
   }
 
   onHeadersTooLarge(r: ClientRequest): void {

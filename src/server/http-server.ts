@@ -14,6 +14,8 @@ export interface RequestHandler {
   onBodyTooLarge(r: ClientRequest): void;
   /** A request head over `max_header_size`: answer 431 in the caller's dialect. */
   onHeadersTooLarge(r: ClientRequest): void;
+  /** The body took longer than `body_timeout` to arrive: answer 408. */
+  onBodyTimeout(r: ClientRequest): void;
 }
 
 export interface HttpServerOptions {
@@ -21,6 +23,7 @@ export interface HttpServerOptions {
   readonly port: number;
   readonly maxBodySize: number;
   readonly maxHeaderSize: number;
+  readonly bodyTimeoutMs: number;
   readonly sessionHeader: string;
   readonly requestIdHeader: string;
 }
@@ -28,6 +31,7 @@ export interface HttpServerOptions {
 export function serverOptionsFrom(config: Config, port: number = config.server.port): HttpServerOptions {
   return {
     host: config.server.host, port, maxBodySize: config.server.max_body_size, maxHeaderSize: config.server.max_header_size,
+    bodyTimeoutMs: config.server.body_timeout,
     sessionHeader: config.routing.session_header, requestIdHeader: config.server.request_id_header,
   };
 }
@@ -117,14 +121,23 @@ export class HttpServer {
       return;
     }
     const max = o.maxBodySize;
+    const timeout = o.bodyTimeoutMs;
     if (contentLength > 0) r.body = Buffer.allocUnsafe(contentLength);
-    res.onData((chunk, isLast) => readBody(r, chunk, isLast, max, handler));
+    res.onData((chunk, isLast) => readBody(r, chunk, isLast, max, timeout, handler));
   }
 }
 
-/** Copies each chunk (uWS reuses the ArrayBuffer after the callback), enforcing the size cap. */
-function readBody(r: ClientRequest, chunk: ArrayBuffer, isLast: boolean, max: number, handler: RequestHandler): void {
+/**
+ * Copies each chunk (uWS reuses the ArrayBuffer after the callback), enforcing the size cap and
+ * the body deadline. The deadline is checked as chunks arrive — no timer per request: a client
+ * that sends nothing at all is closed by uWS's own idle timeout.
+ */
+function readBody(r: ClientRequest, chunk: ArrayBuffer, isLast: boolean, max: number, timeoutMs: number, handler: RequestHandler): void {
   if (r.ended || r.aborted) return;
+  if (performance.now() - r.receivedAt > timeoutMs) {
+    handler.onBodyTimeout(r);
+    return;
+  }
   const n = chunk.byteLength;
   const total = r.bodyReceived + n;
   if (total > max || (r.contentLength >= 0 && total > r.contentLength)) {

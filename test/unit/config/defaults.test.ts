@@ -22,6 +22,7 @@ t.test('defaults are the documented values', async (t) => {
     max_body_size: 50 * 1024 * 1024,
     max_header_size: 16 * 1024,
     shutdown_timeout: 30_000,
+    body_timeout: 60_000,
     request_id_header: 'x-request-id',
   });
   t.same(c.routing, {
@@ -33,6 +34,7 @@ t.test('defaults are the documented values', async (t) => {
     discovery_interval: 30_000,
   });
   t.same(c.upstream, { connect_timeout: 5000, first_byte_timeout: 300_000, idle_timeout: 120_000, connections: 64 });
+  t.same(c.circuit_breaker, { failures: 5, open_for: 10_000, half_open_requests: 1 });
   t.same(c.logging, { level: 'info', requests: false });
   t.same(c.state, { max_endpoints: 64, max_models: 256 });
   t.same(c.endpoints, [{

@@ -14,6 +14,13 @@ t.test('extracts model and stream flag', async (t) => {
   t.same(facts({ model: 'm', stream: false }, true), { model: 'm', stream: false });
 });
 
+t.test('/api/show may name the model with the older `name` field', async (t) => {
+  const f = new RequestFacts();
+  analyseBody(Buffer.from('{"name":"llama3.2"}'), false, f, true);
+  t.equal(f.model, 'llama3.2');
+  t.throws(() => analyseBody(Buffer.from('{"name":"llama3.2"}'), false, new RequestFacts()), { code: 'CORRAL_ERR_MISSING_MODEL' }, 'only where accepted');
+});
+
 t.test('rejects with codes and messages naming the field', async (t) => {
   const cases: [unknown, string, RegExp][] = [
     ['', 'CORRAL_ERR_INVALID_JSON', /empty/],
@@ -30,4 +37,7 @@ t.test('rejects with codes and messages naming the field', async (t) => {
     t.throws(() => facts(body), { code, message }, `${JSON.stringify(body).slice(0, 40)} → ${code}`);
   }
   t.throws(() => analyseBody(null, false, new RequestFacts()), { code: 'CORRAL_ERR_INVALID_JSON' });
+  t.throws(() => analyseBody(Buffer.from([0x7b, 0x22, 0xff, 0xfe, 0x22, 0x7d]), false, new RequestFacts()),
+    { code: 'CORRAL_ERR_INVALID_JSON', message: /UTF-8/ }, 'invalid UTF-8 is refused, not replaced');
+  t.throws(() => facts({ model: 'llama\n3' }), { code: 'CORRAL_ERR_INVALID_REQUEST', message: /^model: must not contain control/ });
 });
