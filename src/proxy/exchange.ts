@@ -111,8 +111,7 @@ export class Exchange {
     if (isRetryableStatus(statusCode) && this.canRetry()) {
       // The backend is alive but cannot serve (overloaded, its own upstream broken): try another.
       this.proxy.endpointFailed(this.endpoint, this.r.requestId);
-      this.abandon(RETRYING);
-      this.retry();
+      this.retry(RETRYING);
       return;
     }
     this.upstreamStatus = statusCode;
@@ -159,8 +158,7 @@ export class Exchange {
     if (kind === FailureKind.Transport) proxy.markSuspect(this.endpoint);
     if (!r.headSent) {
       if (kind === FailureKind.Transport && this.canRetry()) {
-        this.releaseEndpoint();
-        this.retry();
+        this.retry(null);
         return;
       }
       const error: CorralError = kind === FailureKind.Timeout
@@ -175,7 +173,9 @@ export class Exchange {
       ? new UpstreamTimeoutError(`endpoint ${r.endpointName} went silent for longer than upstream.idle_timeout`)
       : new UpstreamError(`endpoint ${r.endpointName} failed mid-stream: ${err.message}`);
     const sse = this.route.dialect === Dialect.OpenAI && this.facts.stream;
-    endResponse(r, this.facts.stream ? midStreamErrorChunk(sse, error) : '', true);
+    // End the chunked body properly (the error line is its last chunk): closing the connection
+    // here instead would make uWS append a header block to the body and garble the stream.
+    endResponse(r, this.facts.stream ? midStreamErrorChunk(sse, error) : '');
     proxy.log.warn({ requestId: r.requestId, endpoint: r.endpointName, err: err.message }, 'upstream failed mid-stream');
     this.finish();
   }
@@ -191,8 +191,15 @@ export class Exchange {
     return !this.r.headSent && this.r.retries < this.proxy.maxRetries;
   }
 
-  retry(): void {
+  /**
+   * Gives up the current try (aborting it with `reason` when it is still live) and schedules the
+   * next on another endpoint. The failed endpoint is remembered before it is released — it must
+   * never be chosen again for this request.
+   */
+  retry(reason: Error | null): void {
     (this.tried ??= []).push(this.endpoint);
+    if (reason !== null) this.abandon(reason);
+    else this.releaseEndpoint();
     this.r.retries++;
     this.proxy.segment.stats.add(this.proxy.statsSlot, Counter.Retries, 1);
     // Off the undici callback's stack: the next dispatch may hit another pool synchronously.

@@ -29,6 +29,8 @@ const H_ROUTE = 'x-corral-route';
 const H_REQUEST_ID = 'x-corral-request-id';
 const H_RETRIES = 'x-corral-retries';
 const H_CONTENT_TYPE = 'content-type';
+const H_CONNECTION = 'connection';
+const CONNECTION_CLOSE = 'close';
 const CT_JSON = 'application/json; charset=utf-8';
 
 let slotReq: ClientRequest;
@@ -54,6 +56,7 @@ function writeHeadNow(r: ClientRequest, status: number, upstream: IncomingHttpHe
     }
   }
   if (r.requestId !== '') res.writeHeader(H_REQUEST_ID, r.requestId);
+  if (r.closeAfter) res.writeHeader(H_CONNECTION, CONNECTION_CLOSE);
   if (r.endpointName !== '') {
     res.writeHeader(H_ENDPOINT, r.endpointName);
     res.writeHeader(H_ROUTE, r.routeLabel);
@@ -67,7 +70,7 @@ function corkedSendJson(): void {
   writeHeadNow(r, slotStatus, null);
   r.res.writeHeader(H_CONTENT_TYPE, CT_JSON);
   if (slotExtraName !== '') r.res.writeHeader(slotExtraName, slotExtraValue);
-  r.res.end(slotBody, slotClose);
+  r.res.end(slotBody, slotClose || r.closeAfter);
 }
 
 /**
@@ -136,16 +139,20 @@ export function writeHeadAndEnd(r: ClientRequest, status: number, headers: Incom
 }
 
 function corkedEnd(): void {
-  slotReq.res.end(slotBody, slotClose);
+  slotReq.res.end(slotBody);
 }
 
-/** Ends a response whose head was already written, optionally with last bytes and closing the connection. */
-export function endResponse(r: ClientRequest, last: string | Buffer = '', closeConnection = false): void {
+/**
+ * Ends a response whose head was already written, optionally with last bytes. Never with
+ * `closeConnection`: after chunked writes uWS 20.30 would append a `Connection: close` header
+ * block to the body and garble the stream; a client told `connection: close` in the head
+ * (draining) closes by itself.
+ */
+export function endResponse(r: ClientRequest, last: string | Buffer = ''): void {
   if (r.aborted || r.ended) return;
   r.ended = true;
   slotReq = r;
   slotBody = last;
-  slotClose = closeConnection;
   r.res.cork(corkedEnd);
 }
 
