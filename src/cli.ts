@@ -92,6 +92,11 @@ async function main(argv: string[]): Promise<number> {
   };
   process.once('SIGTERM', () => stop('SIGTERM'));
   process.once('SIGINT', () => stop('SIGINT'));
+  // Reload: re-read and validate the config file, then replace workers one by one.
+  process.on('SIGHUP', () => {
+    corral.log.info({ signal: 'SIGHUP' }, 'signal received');
+    corral.reload().catch((err: Error) => corral.log.error({ err }, 'reload failed'));
+  });
   // pm2 `wait_ready`: tell it we are serving.
   if (typeof process.send === 'function') process.send('ready');
   return -1;

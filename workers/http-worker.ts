@@ -15,6 +15,8 @@ let server: HttpServer | null = null;
 let control: WorkerControl | null = null;
 let config: Config | null = null;
 let draining = false;
+/** After the last in-flight response, how long a draining worker keeps its connections for stragglers. */
+const DRAIN_QUIET_MS = 500;
 
 function send(m: WorkerMessage): void {
   if (process.connected) process.send!(m);
@@ -39,8 +41,9 @@ async function drain(): Promise<void> {
   draining = true;
   server?.stopListening();
   if (proxy !== null && config !== null) {
+    proxy.startDraining();
     const timeout = new Promise<void>((resolve) => setTimeout(resolve, config!.server.shutdown_timeout).unref());
-    await Promise.race([proxy.whenIdle(), timeout]);
+    await Promise.race([proxy.whenQuiet(DRAIN_QUIET_MS), timeout]);
     server?.closeAll();
     await proxy.close();
   }
@@ -71,6 +74,9 @@ process.on('message', (m: PrimaryMessage) => {
 // asks, rather than dying with streams in flight.
 process.on('SIGINT', () => void drain());
 process.on('SIGTERM', () => void drain());
+// SIGHUP means "reload" to the primary, which replaces workers itself; a worker ignores it
+// (its default action would kill it).
+process.on('SIGHUP', () => {});
 // The primary is gone: nobody will supervise or tell us to stop.
 process.on('disconnect', () => void drain());
 send({ kind: 'hello' });

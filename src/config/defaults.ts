@@ -63,6 +63,8 @@ export const CIRCUIT_BREAKER_DEFAULTS = {
 export const STATE_DEFAULTS = {
   max_endpoints: 64,
   max_models: 256,
+  /** Snapshot path (session pins, endpoint history); null = none. */
+  file: null as string | null,
 } as const;
 
 export const HEALTH_DEFAULTS = {

@@ -8,7 +8,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
-import { resolve } from 'node:path';
+import { dirname, resolve } from 'node:path';
 import { LineCounter, parseDocument } from 'yaml';
 import { ConfigError } from '../core/errors.js';
 import {
@@ -259,11 +259,26 @@ function checkCircuitBreaker(raw: unknown, p: Problems): CircuitBreakerConfig {
   };
 }
 
-function checkState(raw: unknown, p: Problems): StateConfig {
+/**
+ * `state.file`: null/absent = no snapshot; otherwise a non-empty path, made absolute here — relative
+ * to the config file's directory when there is one (`base`), else to the current directory.
+ */
+function checkStateFile(v: unknown, base: string | null, p: Problems): string | null {
+  if (v === undefined || v === null) return STATE_DEFAULTS.file;
+  if (typeof v !== 'string' || v.trim() === '' || v.includes('\0')) {
+    p.add('state.file', 'must be null (no snapshot) or a non-empty file path');
+    return STATE_DEFAULTS.file;
+  }
+  return base === null ? resolve(v) : resolve(base, v);
+}
+
+/** `fileDir`: the config file's directory (null without a file), the base of a relative state.file. */
+function checkState(raw: unknown, fileDir: string | null, p: Problems): StateConfig {
   const s = p.section(raw, 'state', SECTION_KEYS.state) ?? {};
   return {
     max_endpoints: p.integer(s.max_endpoints, 'state.max_endpoints', 1, 65535, STATE_DEFAULTS.max_endpoints),
     max_models: p.integer(s.max_models, 'state.max_models', 1, 65535, STATE_DEFAULTS.max_models),
+    file: checkStateFile(s.file, fileDir, p),
   };
 }
 
@@ -413,7 +428,9 @@ export function parseConfig(raw: unknown, env: NodeJS.ProcessEnv = {}, source: s
   const upstream = checkUpstream(root.upstream, p);
   const circuit_breaker = checkCircuitBreaker(root.circuit_breaker, p);
   const logging = checkLogging(root.logging, p);
-  const state = checkState(root.state, p);
+  // A path from CORRAL_STATE_FILE is relative to the cwd, like any path typed in a shell.
+  const fileDir = source === null || overlay.labels.has('state.file') ? null : dirname(source);
+  const state = checkState(root.state, fileDir, p);
   const endpoints = checkEndpoints(root.endpoints, state, p);
 
   if (p.list.length > 0) throw new ConfigError(p.list);

@@ -68,6 +68,12 @@ export interface LoggingConfig {
 export interface StateConfig {
   readonly max_endpoints: number;    // segment capacity (default 64)
   readonly max_models: number;       // default 256
+  /**
+   * Snapshot of session pins and endpoint history, written on shutdown and restored on start
+   * (src/primary/snapshot.ts). Absolute after loading (a relative path in a file is resolved
+   * against the file's directory, otherwise against the cwd); null = no snapshot (default null).
+   */
+  readonly file: string | null;
 }
 
 export interface Config {

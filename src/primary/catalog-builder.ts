@@ -3,6 +3,7 @@ import type { CatalogEndpoint, CatalogModel, CatalogSnapshot, ResolvedType } fro
 import type { Segment } from '../state/segment.js';
 import { MODEL_AVAILABLE, MODEL_LOADED } from '../state/models.js';
 import type { EndpointModels } from './discovery.js';
+import type { EndpointRegistry, EndpointChanges } from './endpoint-registry.js';
 import type { Logger } from '../observe/logger.js';
 
 /** Compares dotted versions numerically ("0.12.10" > "0.12.9"). */
@@ -25,7 +26,8 @@ function newerVersion(a: string, b: string): boolean {
  * produces the snapshot broadcast to workers.
  */
 export class CatalogBuilder {
-  readonly #config: Config;
+  readonly #maxModels: number;
+  readonly #registry: EndpointRegistry;
   readonly #segment: Segment;
   readonly #log: Logger;
   readonly #types: ResolvedType[];
@@ -38,13 +40,15 @@ export class CatalogBuilder {
   #snapshot: CatalogSnapshot;
   #lastKey: string;
 
-  constructor(config: Config, segment: Segment, log: Logger) {
-    this.#config = config;
+  constructor(config: Config, registry: EndpointRegistry, segment: Segment, log: Logger) {
+    this.#maxModels = config.state.max_models;
+    this.#registry = registry;
     this.#segment = segment;
     this.#log = log;
-    this.#types = config.endpoints.map((e) => (e.type === 'auto' ? 'unknown' : e.type));
-    this.#models = config.endpoints.map(() => null);
-    this.#versions = config.endpoints.map(() => null);
+    this.#types = [];
+    this.#models = [];
+    this.#versions = [];
+    for (const i of registry.indices()) this.#forget(i);
     this.#modelIndex = new Map();
     this.#firstSeen = new Map();
     this.#generation = 0;
@@ -57,7 +61,21 @@ export class CatalogBuilder {
   }
 
   type(endpoint: number): ResolvedType {
-    return this.#types[endpoint]!;
+    return this.#types[endpoint] ?? 'unknown';
+  }
+
+  /** Forgets what was learnt about rows that are new, changed or gone (after EndpointRegistry.apply). */
+  endpointsChanged(changes: EndpointChanges): void {
+    for (const i of changes.added) this.#forget(i);
+    for (const i of changes.changed) this.#forget(i);
+    for (const i of changes.removed) this.#forget(i);
+  }
+
+  #forget(i: number): void {
+    const e = this.#registry.get(i);
+    this.#types[i] = e === null || e.type === 'auto' ? 'unknown' : e.type;
+    this.#models[i] = null;
+    this.#versions[i] = null;
   }
 
   setType(endpoint: number, type: ResolvedType, version: string | null): void {
@@ -84,7 +102,7 @@ export class CatalogBuilder {
   #columnFor(name: string): number {
     let index = this.#modelIndex.get(name);
     if (index !== undefined) return index;
-    if (this.#modelIndex.size >= this.#config.state.max_models) return -1;
+    if (this.#modelIndex.size >= this.#maxModels) return -1;
     index = this.#modelIndex.size;
     this.#modelIndex.set(name, index);
     return index;
@@ -98,7 +116,8 @@ export class CatalogBuilder {
     const openai = new Map<string, unknown>();
     const ps: unknown[] = [];
     let version = '0.0.0';
-    this.#config.endpoints.forEach((cfg, i) => {
+    for (const i of this.#registry.indices()) {
+      const cfg = this.#registry.get(i)!;
       const found = this.#models[i];
       const type = this.#types[i]!;
       const names = found?.names ?? cfg.models ?? [];
@@ -110,7 +129,7 @@ export class CatalogBuilder {
       for (const name of names) {
         const column = this.#columnFor(name);
         if (column < 0) {
-          this.#log.error({ model: name, max_models: this.#config.state.max_models }, 'model table full: raise state.max_models');
+          this.#log.error({ model: name, max_models: this.#maxModels }, 'model table full: raise state.max_models');
           continue;
         }
         seg.models.setFlags(i, column, MODEL_AVAILABLE | (loaded.has(name) ? MODEL_LOADED : 0));
@@ -128,7 +147,7 @@ export class CatalogBuilder {
         }
       }
       for (const p of found?.ollamaPs ?? []) ps.push(p);
-    });
+    }
     const models: CatalogModel[] = [];
     for (const [name, eps] of modelEndpoints) models.push({ index: this.#modelIndex.get(name)!, name, endpoints: eps });
     models.sort((a, b) => a.index - b.index);

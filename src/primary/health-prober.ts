@@ -1,4 +1,5 @@
-import type { Config, EndpointConfig } from '../config/types.js';
+import type { EndpointConfig } from '../config/types.js';
+import type { EndpointRegistry, EndpointChanges } from './endpoint-registry.js';
 import type { Segment } from '../state/segment.js';
 import { EndpointState } from '../state/endpoints.js';
 import { DEFAULT_HEALTH_PATH } from '../config/defaults.js';
@@ -31,26 +32,46 @@ class ProbeSchedule {
  * rotation within a second; a worker's suspect report triggers a probe at once.
  */
 export class HealthProber {
-  readonly #config: Config;
+  readonly #registry: EndpointRegistry;
   readonly #segment: Segment;
   readonly #catalog: CatalogBuilder;
   readonly #log: Logger;
-  readonly #schedules: ProbeSchedule[];
+  readonly #schedules: (ProbeSchedule | undefined)[];
   readonly #onCatalogChange: () => void;
+  #discoveryInterval: number;
   #stopped = false;
 
-  constructor(config: Config, segment: Segment, catalog: CatalogBuilder, log: Logger, onCatalogChange: () => void) {
-    this.#config = config;
+  constructor(registry: EndpointRegistry, discoveryInterval: number, segment: Segment, catalog: CatalogBuilder, log: Logger, onCatalogChange: () => void) {
+    this.#registry = registry;
+    this.#discoveryInterval = discoveryInterval;
     this.#segment = segment;
     this.#catalog = catalog;
     this.#log = log;
     this.#onCatalogChange = onCatalogChange;
-    this.#schedules = config.endpoints.map((e) => new ProbeSchedule(e.health.fast_interval));
+    this.#schedules = [];
+    for (const i of registry.indices()) this.#schedules[i] = new ProbeSchedule(registry.get(i)!.health.fast_interval);
   }
 
   /** Probes every endpoint once (in parallel), then keeps probing on schedule. */
   async start(): Promise<void> {
-    await Promise.all(this.#config.endpoints.map((_, i) => this.probeNow(i)));
+    await Promise.all(this.#registry.indices().map((i) => this.probeNow(i)));
+  }
+
+  /** After a reload: stop probing removed rows, probe new and changed ones now. */
+  async endpointsChanged(changes: EndpointChanges, discoveryInterval: number): Promise<void> {
+    this.#discoveryInterval = discoveryInterval;
+    for (const i of changes.removed) {
+      const s = this.#schedules[i];
+      if (s?.timer) clearTimeout(s.timer);
+      this.#schedules[i] = undefined;
+    }
+    const fresh = [...changes.added, ...changes.changed];
+    for (const i of fresh) {
+      const old = this.#schedules[i];
+      if (old?.timer) clearTimeout(old.timer);
+      this.#schedules[i] = new ProbeSchedule(this.#registry.get(i)!.health.fast_interval);
+    }
+    await Promise.all(fresh.map((i) => this.probeNow(i)));
   }
 
   lastError(endpoint: number): string | null {
@@ -80,7 +101,8 @@ export class HealthProber {
   }
 
   async #probe(i: number, s: ProbeSchedule): Promise<void> {
-    const endpoint = this.#config.endpoints[i]!;
+    const endpoint = this.#registry.get(i);
+    if (endpoint === null) return;
     const endpoints = this.#segment.endpoints;
     const before = endpoints.state(i);
     try {
@@ -88,10 +110,12 @@ export class HealthProber {
       s.lastError = null;
       s.backoff = endpoint.health.fast_interval;
       const now = Date.now();
-      const rediscover = before !== EndpointState.Healthy || now - s.lastDiscovery >= this.#config.routing.discovery_interval;
+      const rediscover = before !== EndpointState.Healthy || now - s.lastDiscovery >= this.#discoveryInterval;
       if (rediscover) {
         s.lastDiscovery = now;
-        this.#catalog.setModels(i, await discoverModels(endpoint, this.#catalog.type(i), endpoint.health.timeout));
+        const models = await discoverModels(endpoint, this.#catalog.type(i), endpoint.health.timeout);
+        if (this.#registry.get(i) !== endpoint) return; // reloaded meanwhile: a fresh probe is on its way
+        this.#catalog.setModels(i, models);
         if (this.#catalog.rebuild()) this.#onCatalogChange();
       }
       if (before !== EndpointState.Healthy && before !== EndpointState.Draining) {
@@ -103,12 +127,16 @@ export class HealthProber {
         this.#log.info({ endpoint: endpoint.name, from: endpointStateName(before) }, 'endpoint healthy');
       }
     } catch (err) {
+      if (this.#registry.get(i) !== endpoint) return;
       s.lastError = (err as Error).message;
       if (before !== EndpointState.Down) {
         endpoints.setState(i, EndpointState.Down);
         this.#log.warn({ endpoint: endpoint.name, from: endpointStateName(before), err: s.lastError }, 'endpoint down');
       }
-      s.backoff = before === EndpointState.Down ? Math.min(s.backoff * 2, endpoint.health.interval) : endpoint.health.fast_interval;
+      // A dead endpoint is re-probed at fast_interval doubling only up to twice that (200 ms by
+      // default): a refused connect costs nothing, and a restarted backend should be back in
+      // rotation within a few hundred milliseconds, not a whole health interval later.
+      s.backoff = before === EndpointState.Down ? Math.min(s.backoff * 2, endpoint.health.fast_interval * 2, endpoint.health.interval) : endpoint.health.fast_interval;
     }
   }
 
@@ -128,8 +156,9 @@ export class HealthProber {
   }
 
   #schedule(i: number, s: ProbeSchedule): void {
-    if (this.#stopped) return;
-    const endpoint = this.#config.endpoints[i]!;
+    if (this.#stopped || this.#schedules[i] !== s) return;
+    const endpoint = this.#registry.get(i);
+    if (endpoint === null) return;
     const healthy = this.#segment.endpoints.state(i) === EndpointState.Healthy;
     const delay = healthy ? endpoint.health.interval : s.backoff;
     s.timer = setTimeout(() => void this.probeNow(i), delay);
@@ -138,6 +167,6 @@ export class HealthProber {
 
   stop(): void {
     this.#stopped = true;
-    for (const s of this.#schedules) if (s.timer !== null) clearTimeout(s.timer);
+    for (const s of this.#schedules) if (s !== undefined && s.timer !== null) clearTimeout(s.timer);
   }
 }

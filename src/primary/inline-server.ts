@@ -9,20 +9,44 @@ import { HttpServer, serverOptionsFrom } from '../server/http-server.js';
 /** Inline mode (`server.workers: 0`): the primary serves HTTP itself, one process, for clinic and laptops. */
 export class InlineServer {
   readonly port: number;
-  readonly #proxy: Proxy;
+  readonly #segment: Segment;
+  readonly #control: Control;
+  readonly #log: Logger;
   readonly #server: HttpServer;
-  constructor(proxy: Proxy, server: HttpServer) {
+  #proxy: Proxy;
+  #catalog: CatalogSnapshot;
+
+  constructor(segment: Segment, control: Control, log: Logger, proxy: Proxy, server: HttpServer, catalog: CatalogSnapshot) {
+    this.#segment = segment;
+    this.#control = control;
+    this.#log = log;
     this.#proxy = proxy;
     this.#server = server;
+    this.#catalog = catalog;
     this.port = server.port;
   }
 
   setCatalog(catalog: CatalogSnapshot): void {
+    this.#catalog = catalog;
     this.#proxy.setCatalog(catalog);
+  }
+
+  /**
+   * A reload in a single process: new requests go to a proxy built from the new config; requests
+   * in flight finish on the old one, whose upstream pools close once it is idle.
+   */
+  reconfigure(config: Config): void {
+    const old = this.#proxy;
+    const next = new Proxy(config, this.#segment, this.#control, this.#log);
+    next.setCatalog(this.#catalog);
+    this.#proxy = next;
+    this.#server.setHandler(next);
+    void old.whenIdle().then(() => old.close());
   }
 
   async stop(timeoutMs: number): Promise<void> {
     this.#server.stopListening();
+    this.#proxy.startDraining();
     let timer: NodeJS.Timeout | undefined;
     await Promise.race([this.#proxy.whenIdle(), new Promise<void>((resolve) => { timer = setTimeout(resolve, timeoutMs); })]);
     clearTimeout(timer);
@@ -36,5 +60,5 @@ export async function startInlineServer(config: Config, segment: Segment, contro
   proxy.setCatalog(catalog);
   const server = new HttpServer(serverOptionsFrom(config), proxy);
   await server.listen();
-  return new InlineServer(proxy, server);
+  return new InlineServer(segment, control, log, proxy, server, catalog);
 }

@@ -1,5 +1,7 @@
 import type { Config } from '../config/types.js';
 import type { Control } from '../core/control.js';
+import { ConfigError } from '../core/errors.js';
+import { loadConfigFile } from '../config/load.js';
 import { createSegment, releaseSegment, segmentName, sweepStaleSegments, type Segment } from '../state/segment.js';
 import { EndpointState } from '../state/endpoints.js';
 import { createLogger, type Logger } from '../observe/logger.js';
@@ -9,15 +11,18 @@ import { CatalogBuilder } from './catalog-builder.js';
 import { HealthProber } from './health-prober.js';
 import { Supervisor } from './supervisor.js';
 import { SessionSweeper } from './session-sweeper.js';
-import { integerWeights } from './integer-weights.js';
-
+import { EndpointRegistry } from './endpoint-registry.js';
+import { keepRestartOnlySettings } from './reload-policy.js';
 import type { InlineServer } from './inline-server.js';
+import { restoreSnapshot, writeSnapshot } from './snapshot.js';
 
 export interface RunningCorral {
   readonly port: number;
   readonly managementPort: number | null;
   readonly segment: Segment;
   readonly log: Logger;
+  /** Re-reads the config file; an invalid one is refused (logged) and the running one kept. */
+  reload(): Promise<boolean>;
   /** Graceful stop: drain workers, release the segment. Resolves when everything is closed. */
   shutdown(): Promise<void>;
 }
@@ -26,99 +31,191 @@ export interface RunningCorral {
  * The primary process: owns the shared segment, the catalog, health probing and the workers
  * (or, with `server.workers: 0`, serves HTTP itself — the mode clinic profiles).
  */
-export async function startPrimary(config: Config, log: Logger = createLogger(config.logging, 'primary')): Promise<RunningCorral> {
-  const startedAt = Date.now();
-  const inline = config.server.workers === 0;
-  const swept = sweepStaleSegments();
-  if (swept.length > 0) log.warn({ segments: swept }, 'removed shared-memory segments left by a crashed primary');
+class Primary implements RunningCorral {
+  config: Config;
+  readonly log: Logger;
+  readonly segment: Segment;
+  readonly segmentName: string | null;
+  readonly inline: boolean;
+  readonly startedAt: number;
+  readonly registry: EndpointRegistry;
+  readonly catalog: CatalogBuilder;
+  readonly prober: HealthProber;
+  sweeper: SessionSweeper;
+  supervisor: Supervisor | null;
+  inlineServer: InlineServer | null;
+  management: ManagementServer | null;
+  port: number;
+  #reloading: Promise<boolean> | null;
+  #stopping: Promise<void> | null;
 
-  const sizes = {
-    maxEndpoints: config.state.max_endpoints,
-    maxModels: config.state.max_models,
-    sessionSlots: config.routing.session_slots,
-    // Spare slots let a rolling reload run old and new workers side by side.
-    maxWorkers: config.server.workers * 2 + 1,
-  };
-  const name = inline ? null : segmentName(process.pid);
-  const segment = createSegment(sizes, name);
-  log.info({ segment: name ?? '(in-process)', bytes: segment.sab.byteLength }, 'shared segment ready');
-  const weights = integerWeights(config.endpoints.map((e) => e.weight));
-  config.endpoints.forEach((e, i) => {
-    segment.endpoints.reset(i);
-    segment.endpoints.setMaxConcurrency(i, e.max_concurrency);
-    segment.endpoints.setPriority(i, e.priority);
-    segment.endpoints.setWeight(i, weights[i]!);
-    segment.endpoints.setState(i, EndpointState.Unknown);
-  });
-  segment.header.setEndpointCount(config.endpoints.length);
+  constructor(config: Config, log: Logger) {
+    this.config = config;
+    this.log = log;
+    this.startedAt = Date.now();
+    this.inline = config.server.workers === 0;
+    const swept = sweepStaleSegments();
+    if (swept.length > 0) log.warn({ segments: swept }, 'removed shared-memory segments left by a crashed primary');
+    const sizes = {
+      maxEndpoints: config.state.max_endpoints,
+      maxModels: config.state.max_models,
+      sessionSlots: config.routing.session_slots,
+      // Spare slots let a rolling reload run old and new workers side by side.
+      maxWorkers: config.server.workers * 2 + 1,
+    };
+    this.segmentName = this.inline ? null : segmentName(process.pid);
+    this.segment = createSegment(sizes, this.segmentName);
+    log.info({ segment: this.segmentName ?? '(in-process)', bytes: this.segment.sab.byteLength }, 'shared segment ready');
+    this.registry = new EndpointRegistry(this.segment, config.endpoints);
+    if (config.state.file !== null) {
+      // Session pins and latency history from the last run: KV caches still warm on the backends
+      // keep being hit after a restart or upgrade.
+      try {
+        const restored = restoreSnapshot(config.state.file, this.segment, this.#endpointNames(), config.routing.session_ttl);
+        log.info({ file: config.state.file, ...restored }, 'routing state restored');
+      } catch (err) {
+        log.warn({ file: config.state.file, err: (err as Error).message }, 'state file ignored; starting fresh');
+      }
+    }
+    this.catalog = new CatalogBuilder(config, this.registry, this.segment, log);
+    this.prober = new HealthProber(this.registry, config.routing.discovery_interval, this.segment, this.catalog, log, () => this.publishCatalog());
+    this.sweeper = new SessionSweeper(this.segment, config.routing.session_ttl, log);
+    this.supervisor = null;
+    this.inlineServer = null;
+    this.management = null;
+    this.port = 0;
+    this.#reloading = null;
+    this.#stopping = null;
+  }
 
-  const catalog = new CatalogBuilder(config, segment, log);
-  let supervisor: Supervisor | null = null;
-  let inlineServer: InlineServer | null = null;
-  const publishCatalog = (): void => {
-    const snapshot = catalog.snapshot;
-    log.info({ generation: snapshot.generation, models: snapshot.models.map((m) => m.name) }, 'catalog updated');
-    supervisor?.broadcast({ kind: 'catalog', catalog: snapshot });
-    inlineServer?.setCatalog(snapshot);
-  };
-  const prober = new HealthProber(config, segment, catalog, log, publishCatalog);
-  const status = (): Promise<unknown> => Promise.resolve(buildStatus(segment, catalog.snapshot, supervisor?.workers() ?? [],
-    config.endpoints.map((_, i) => prober.lastError(i)), inline ? 'inline' : 'cluster', startedAt));
+  get managementPort(): number | null {
+    return this.management?.port ?? null;
+  }
 
-  await prober.start();
-  const sweeper = new SessionSweeper(segment, config.routing.session_ttl, log);
+  async start(): Promise<void> {
+    const config = this.config;
+    await this.prober.start();
+    if (this.inline) {
+      const control: Control = { statsSlot: 0, reportSuspect: (i) => void this.prober.probeNow(i), status: () => this.status() };
+      // Loaded lazily: a cluster primary never needs uWS or the proxy in memory.
+      const { startInlineServer } = await import('./inline-server.js');
+      this.inlineServer = await startInlineServer(config, this.segment, control, this.log, this.catalog.snapshot);
+      this.port = this.inlineServer.port;
+    } else {
+      this.supervisor = new Supervisor(config, this.segmentName!, this.segment.sizes.maxWorkers, this.log, {
+        catalog: () => this.catalog.snapshot,
+        onSuspect: (i) => void this.prober.probeNow(i),
+        onWorkerGone: (slot) => {
+          // Requests the worker never finished would otherwise count as load forever.
+          const released = this.segment.holds.reconcile(slot, this.segment.endpoints);
+          if (released > 0) this.log.warn({ slot, released }, 'released in-flight counts held by a gone worker');
+        },
+        status: () => this.status(),
+      });
+      this.port = await this.supervisor.start();
+    }
+    if (config.server.management_port !== null) {
+      this.management = new ManagementServer({ healthyEndpoints: () => this.healthyEndpoints(), status: () => this.status() });
+      await this.management.listen(config.server.host, config.server.management_port);
+    }
+    const url = `http://${config.server.host}:${this.port}`;
+    this.log.info({ port: this.port, managementPort: this.managementPort, url, workers: config.server.workers, mode: this.inline ? 'inline' : 'cluster' },
+      `corral listening on ${url}`);
+  }
 
-  let port: number;
-  if (inline) {
-    const control: Control = { statsSlot: 0, reportSuspect: (i) => void prober.probeNow(i), status };
-    // Loaded lazily: a cluster primary never needs uWS or the proxy in memory.
-    const { startInlineServer } = await import('./inline-server.js');
-    inlineServer = await startInlineServer(config, segment, control, log, catalog.snapshot);
-    port = inlineServer.port;
-  } else {
-    supervisor = new Supervisor(config, name!, log, {
-      catalog: () => catalog.snapshot,
-      onSuspect: (i) => void prober.probeNow(i),
-      onWorkerGone: (slot) => {
-        // The dead worker's in-flight requests will never be released by it: least-connections
-        // would otherwise see phantom load on those endpoints forever.
-        const released = segment.holds.reconcile(slot, segment.endpoints);
-        if (released > 0) log.warn({ slot, released }, 'released in-flight counts held by a dead worker');
-      },
-      status,
+  publishCatalog(): void {
+    const snapshot = this.catalog.snapshot;
+    this.log.info({ generation: snapshot.generation, models: snapshot.models.map((m) => m.name) }, 'catalog updated');
+    this.supervisor?.broadcast({ kind: 'catalog', catalog: snapshot });
+    this.inlineServer?.setCatalog(snapshot);
+  }
+
+  healthyEndpoints(): number {
+    let healthy = 0;
+    for (const i of this.registry.indices()) if (this.segment.endpoints.state(i) === EndpointState.Healthy) healthy++;
+    return healthy;
+  }
+
+  status(): Promise<unknown> {
+    const lastErrors: (string | null)[] = [];
+    for (const i of this.registry.indices()) lastErrors[i] = this.prober.lastError(i);
+    return Promise.resolve(buildStatus(this.segment, this.catalog.snapshot, this.supervisor?.workers() ?? [],
+      lastErrors, this.inline ? 'inline' : 'cluster', this.startedAt));
+  }
+
+  reload(): Promise<boolean> {
+    this.#reloading ??= this.#reload().finally(() => {
+      this.#reloading = null;
     });
-    port = await supervisor.start();
+    return this.#reloading;
   }
 
-  let management: ManagementServer | null = null;
-  if (config.server.management_port !== null) {
-    management = new ManagementServer({ healthyEndpoints: () => countHealthy(segment, config.endpoints.length), status });
-    await management.listen(config.server.host, config.server.management_port);
+  async #reload(): Promise<boolean> {
+    const source = this.config.source;
+    if (source === null || this.#stopping !== null) {
+      this.log.warn({ source }, 'reload ignored: no config file to re-read, or shutting down');
+      return false;
+    }
+    let next: Config;
+    try {
+      next = loadConfigFile(source);
+    } catch (err) {
+      if (!(err instanceof ConfigError)) throw err;
+      this.log.error({ source, problems: err.problems }, 'reload refused: the configuration is invalid; the running one is kept');
+      return false;
+    }
+    const { config, kept } = keepRestartOnlySettings(this.config, next);
+    if (kept.length > 0) this.log.warn({ settings: kept }, 'these settings change only on restart; the running values are kept');
+    this.log.info({ source }, 'reloading');
+    this.config = config;
+    const changes = this.registry.apply(config.endpoints);
+    this.catalog.endpointsChanged(changes);
+    if (this.catalog.rebuild()) this.publishCatalog();
+    this.sweeper.stop();
+    this.sweeper = new SessionSweeper(this.segment, config.routing.session_ttl, this.log);
+    await this.prober.endpointsChanged(changes, config.routing.discovery_interval);
+    if (this.supervisor !== null) await this.supervisor.roll(config);
+    if (this.inlineServer !== null) this.inlineServer.reconfigure(config);
+    this.log.info({ added: changes.added.length, removed: changes.removed.length, changed: changes.changed.length }, 'reloaded');
+    return true;
   }
 
-  const url = `http://${config.server.host}:${port}`;
-  log.info({ port, managementPort: management?.port ?? null, url, workers: config.server.workers, mode: inline ? 'inline' : 'cluster' },
-    `corral listening on ${url}`);
+  /** Row i's endpoint name ('' for a row no endpoint uses), as the snapshot keys by name. */
+  #endpointNames(): string[] {
+    return Array.from({ length: this.registry.span() }, (_, i) => this.registry.get(i)?.name ?? '');
+  }
 
-  let stopping: Promise<void> | null = null;
-  const shutdown = (): Promise<void> => {
-    stopping ??= (async () => {
-      log.info({ timeoutMs: config.server.shutdown_timeout }, 'shutting down: draining in-flight requests');
-      prober.stop();
-      sweeper.stop();
-      if (supervisor !== null) await supervisor.shutdown(config.server.shutdown_timeout);
-      if (inlineServer !== null) await inlineServer.stop(config.server.shutdown_timeout);
-      await management?.close();
-      if (name !== null) releaseSegment(name);
-      log.info('stopped');
+  #saveState(): void {
+    const file = this.config.state.file;
+    if (file === null) return;
+    try {
+      const saved = writeSnapshot(file, this.segment, this.#endpointNames(), this.config.routing.session_ttl);
+      this.log.info({ file, ...saved }, 'routing state saved');
+    } catch (err) {
+      this.log.error({ file, err: (err as Error).message }, 'could not save routing state');
+    }
+  }
+
+  shutdown(): Promise<void> {
+    this.#stopping ??= (async () => {
+      const config = this.config;
+      this.log.info({ timeoutMs: config.server.shutdown_timeout }, 'shutting down: draining in-flight requests');
+      await this.#reloading?.catch(() => false);
+      this.prober.stop();
+      this.sweeper.stop();
+      if (this.supervisor !== null) await this.supervisor.shutdown(config.server.shutdown_timeout);
+      if (this.inlineServer !== null) await this.inlineServer.stop(config.server.shutdown_timeout);
+      this.#saveState();
+      await this.management?.close();
+      if (this.segmentName !== null) releaseSegment(this.segmentName);
+      this.log.info('stopped');
     })();
-    return stopping;
-  };
-  return { port, managementPort: management?.port ?? null, segment, log, shutdown };
+    return this.#stopping;
+  }
 }
 
-function countHealthy(segment: Segment, n: number): number {
-  let healthy = 0;
-  for (let i = 0; i < n; i++) if (segment.endpoints.state(i) === EndpointState.Healthy) healthy++;
-  return healthy;
+export async function startPrimary(config: Config, log: Logger = createLogger(config.logging, 'primary')): Promise<RunningCorral> {
+  const primary = new Primary(config, log);
+  await primary.start();
+  return primary;
 }

@@ -10,7 +10,7 @@ import type { WorkerInfo } from '../observe/status.js';
 /** What the supervisor needs from the rest of the primary. */
 export interface SupervisorHooks {
   catalog(): CatalogSnapshot;
-  /** A worker in `slot` died: give back what it held in the shared tables. */
+  /** A worker in `slot` died or retired: give back what it held in the shared tables. */
   onWorkerGone(slot: number): void;
   onSuspect(endpoint: number): void;
   status(): Promise<unknown>;
@@ -22,15 +22,19 @@ const RESPAWN_MAX_MS = 5000;
 /** A worker that lived this long is considered stable: its next crash restarts the backoff. */
 const STABLE_AFTER_MS = 10_000;
 
-/** One worker seat: a stats slot that outlives the processes that occupy it. */
+type SeatState = 'starting' | 'listening' | 'respawning' | 'retiring' | 'stopped';
+
+/** One worker seat: a stats slot that outlives the processes that occupy it (respawns reuse it). */
 class Seat {
   readonly slot: number;
   worker: Worker | null = null;
-  state: 'starting' | 'listening' | 'stopping' | 'respawning' | 'stopped' = 'starting';
+  state: SeatState = 'starting';
   restarts = 0;
   backoff = RESPAWN_MIN_MS;
   startedAt = 0;
   onListening: ((port: number) => void) | null = null;
+  onStartFailed: ((err: Error) => void) | null = null;
+  onGone: (() => void) | null = null;
   constructor(slot: number) {
     this.slot = slot;
   }
@@ -38,26 +42,29 @@ class Seat {
 
 /**
  * Forks `server.workers` HTTP workers, hands each its config, segment name and stats slot, relays
- * their IPC (suspect reports, status requests), respawns a crashed one with backoff, and stops
- * them all gracefully. Workers listen on one port with SO_REUSEPORT (uWS sets it); with port 0 the
- * first worker picks the port and the others join it.
+ * their IPC (suspect reports, status requests), respawns a crashed one with backoff, replaces them
+ * one by one on reload (the new one listens before the old one drains), and stops them all
+ * gracefully. Workers share one port through SO_REUSEPORT (uWS sets it).
  */
 export class Supervisor {
-  readonly #config: Config;
+  #config: Config;
   readonly #segment: string;
   readonly #log: Logger;
   readonly #hooks: SupervisorHooks;
   readonly #seats: Seat[];
+  /** Stats slots not occupied by a seat (the segment has 2 × workers + 1: room for a roll). */
+  readonly #freeSlots: number[];
   #port: number;
   #stopping = false;
 
-  constructor(config: Config, segmentName: string, log: Logger, hooks: SupervisorHooks) {
+  constructor(config: Config, segmentName: string, maxWorkers: number, log: Logger, hooks: SupervisorHooks) {
     this.#config = config;
     this.#segment = segmentName;
     this.#log = log;
     this.#hooks = hooks;
     this.#seats = [];
-    for (let i = 0; i < config.server.workers; i++) this.#seats.push(new Seat(i + 1));
+    this.#freeSlots = [];
+    for (let slot = maxWorkers - 1; slot >= 1; slot--) this.#freeSlots.push(slot);
     this.#port = config.server.port;
     cluster.setupPrimary({ exec: WORKER_ENTRY, silent: false });
   }
@@ -71,7 +78,9 @@ export class Supervisor {
     // Linux will not let a second SO_REUSEPORT socket join a port the kernel picked for the
     // first (bind to 0), so with `port: 0` the primary picks a free port for all of them.
     if (this.#port === 0) this.#port = await pickFreePort(this.#config.server.host);
-    await Promise.all(this.#seats.map((seat) => this.#fork(seat)));
+    const seats: Seat[] = [];
+    for (let i = 0; i < this.#config.server.workers; i++) seats.push(this.#newSeat());
+    await Promise.all(seats.map((seat) => this.#fork(seat)));
     return this.#port;
   }
 
@@ -86,6 +95,53 @@ export class Supervisor {
     return this.#seats.map((s) => ({ id: s.worker?.id ?? 0, pid: s.worker?.process.pid ?? 0, slot: s.slot, state: s.state, restarts: s.restarts }));
   }
 
+  /**
+   * Replaces every worker with one running `config`, one at a time: the replacement listens on
+   * the shared port before the old one stops accepting and drains, so no connection finds the
+   * port closed and no in-flight response is cut.
+   */
+  async roll(config: Config): Promise<void> {
+    this.#config = config;
+    for (const old of [...this.#seats]) {
+      if (this.#stopping) return;
+      if (old.state !== 'listening') continue; // respawning seats come back with the new config anyway
+      const fresh = this.#newSeat();
+      await this.#fork(fresh);
+      await this.#retire(old);
+    }
+  }
+
+  #newSeat(): Seat {
+    const slot = this.#freeSlots.pop();
+    if (slot === undefined) throw new Error('no free worker slot in the shared segment');
+    const seat = new Seat(slot);
+    this.#seats.push(seat);
+    return seat;
+  }
+
+  /** Drains one seat's worker and frees its slot; resolves once it has exited. */
+  #retire(seat: Seat): Promise<void> {
+    const w = seat.worker;
+    seat.state = 'retiring';
+    if (w === null || w.isDead()) {
+      this.#release(seat);
+      return Promise.resolve();
+    }
+    return new Promise((resolve) => {
+      seat.onGone = resolve;
+      const killer = setTimeout(() => w.process.kill('SIGKILL'), this.#config.server.shutdown_timeout + 1000);
+      w.once('exit', () => clearTimeout(killer));
+      if (w.isConnected()) w.send({ kind: 'shutdown' } satisfies PrimaryMessage);
+      else w.kill('SIGTERM');
+    });
+  }
+
+  #release(seat: Seat): void {
+    const i = this.#seats.indexOf(seat);
+    if (i >= 0) this.#seats.splice(i, 1);
+    this.#freeSlots.push(seat.slot);
+  }
+
   #fork(seat: Seat): Promise<number> {
     return new Promise((resolve, reject) => {
       const worker = cluster.fork();
@@ -93,17 +149,11 @@ export class Supervisor {
       seat.state = 'starting';
       seat.startedAt = Date.now();
       seat.onListening = resolve;
+      seat.onStartFailed = reject;
       worker.on('message', (m: unknown) => {
         if (isWorkerMessage(m)) this.#onMessage(seat, worker, m);
       });
-      worker.on('exit', (code, signal) => {
-        if (seat.onListening !== null && seat.state === 'starting' && seat.restarts === 0 && !this.#stopping) {
-          seat.onListening = null;
-          reject(new Error(`worker ${worker.id} exited during start-up (code ${code}, signal ${signal})`));
-          return;
-        }
-        this.#onExit(seat, worker, code, signal);
-      });
+      worker.on('exit', (code, signal) => this.#onExit(seat, worker, code, signal));
     });
   }
 
@@ -118,6 +168,7 @@ export class Supervisor {
         seat.state = 'listening';
         const done = seat.onListening;
         seat.onListening = null;
+        seat.onStartFailed = null;
         done?.(m.port);
         return;
       }
@@ -135,9 +186,23 @@ export class Supervisor {
   #onExit(seat: Seat, worker: Worker, code: number | null, signal: string | null): void {
     if (seat.worker !== worker) return;
     seat.worker = null;
+    // Whatever it still held (a crash, a drain cut short) goes back to the shared counters.
     this.#hooks.onWorkerGone(seat.slot);
-    if (this.#stopping) {
+    if (seat.state === 'retiring' || this.#stopping) {
+      this.#release(seat);
       seat.state = 'stopped';
+      const gone = seat.onGone;
+      seat.onGone = null;
+      gone?.();
+      return;
+    }
+    const startFailed = seat.onStartFailed;
+    if (startFailed !== null && seat.restarts === 0) {
+      // A worker that cannot even start will not start on retry either: report it.
+      seat.onListening = null;
+      seat.onStartFailed = null;
+      this.#release(seat);
+      startFailed(new Error(`worker ${worker.id} exited during start-up (code ${code}, signal ${signal})`));
       return;
     }
     seat.restarts++;
@@ -145,7 +210,7 @@ export class Supervisor {
     const delay = seat.backoff;
     seat.backoff = Math.min(seat.backoff * 2, RESPAWN_MAX_MS);
     seat.state = 'respawning';
-    this.#log.error({ worker: worker.id, pid: worker.process.pid, code, signal, respawnInMs: delay }, 'worker died; respawning');
+    this.#log.error({ worker: worker.id, pid: worker.process.pid, slot: seat.slot, code, signal, respawnInMs: delay }, 'worker died; respawning');
     setTimeout(() => {
       if (this.#stopping) return;
       this.#fork(seat).catch((err: Error) => this.#log.error({ err: err.message }, 'respawn failed'));
@@ -159,10 +224,10 @@ export class Supervisor {
   async shutdown(timeoutMs: number): Promise<void> {
     this.#stopping = true;
     const exits: Promise<void>[] = [];
-    for (const seat of this.#seats) {
+    for (const seat of [...this.#seats]) {
       const w = seat.worker;
       if (w === null || w.isDead()) continue;
-      seat.state = 'stopping';
+      seat.state = 'retiring';
       exits.push(new Promise((resolve) => w.once('exit', () => resolve())));
       if (w.isConnected()) w.send({ kind: 'shutdown' } satisfies PrimaryMessage);
       else w.kill('SIGTERM');

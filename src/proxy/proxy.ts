@@ -50,6 +50,10 @@ export class Proxy implements RequestHandler {
   table: RoutingTable;
   /** Exchanges in flight in this process (graceful shutdown waits for 0). */
   active: number;
+  /** Draining: every response tells its client to close the connection (no new requests here). */
+  draining: boolean;
+  /** performance.now() of the last request accepted or finished, for the drain's quiet period. */
+  lastActivity: number;
   #onIdle: (() => void) | null;
 
   constructor(config: Config, segment: Segment, control: Control, log: Logger) {
@@ -64,6 +68,8 @@ export class Proxy implements RequestHandler {
     this.logRequests = config.logging.requests;
     this.table = new RoutingTable(emptyCatalog());
     this.active = 0;
+    this.draining = false;
+    this.lastActivity = 0;
     this.#onIdle = null;
   }
 
@@ -75,6 +81,10 @@ export class Proxy implements RequestHandler {
 
   onRequest(r: ClientRequest): void {
     if (r.requestId === '') r.requestId = nextRequestId();
+    if (this.draining) {
+      r.closeAfter = true;
+      this.lastActivity = performance.now();
+    }
     const route = findRoute(r.path);
     if (route === undefined) {
       return this.sendError(r, dialectOfPath(r.path), new NotFoundError(`no route for ${r.method.toUpperCase()} ${r.path}`));
@@ -232,6 +242,7 @@ export class Proxy implements RequestHandler {
         status: r.status, retries: r.retries, aborted: r.aborted, ms: Math.round((now - r.receivedAt) * 100) / 100,
         ttfbMs: ex.firstByteAt === 0 ? null : Math.round((ex.firstByteAt - r.receivedAt) * 100) / 100 }, 'request');
     }
+    if (this.draining) this.lastActivity = now;
     if (--this.active === 0 && this.#onIdle !== null) {
       const idle = this.#onIdle;
       this.#onIdle = null;
@@ -255,6 +266,26 @@ export class Proxy implements RequestHandler {
     return new Promise((resolve) => {
       this.#onIdle = resolve;
     });
+  }
+
+  /** From now on every response carries `Connection: close`: clients move to other workers. */
+  startDraining(): void {
+    this.draining = true;
+    this.lastActivity = performance.now();
+  }
+
+  /**
+   * Resolves once nothing is in flight and no request arrived for `quietMs`: clients that were
+   * mid-conversation on a kept-alive connection have been told to close it, and idle ones had a
+   * moment to notice — closing then races almost no one.
+   */
+  async whenQuiet(quietMs: number): Promise<void> {
+    for (;;) {
+      await this.whenIdle();
+      const wait = this.lastActivity + quietMs - performance.now();
+      if (wait <= 0 && this.active === 0) return;
+      await new Promise((resolve) => setTimeout(resolve, Math.max(10, wait)));
+    }
   }
 
   close(): Promise<void> {

@@ -26,6 +26,8 @@ export class ClientRequest {
   /** Status and first body bytes have been written: nothing can be retried any more. */
   headSent: boolean;
   status: number;
+  /** Tell the client to close the connection after this response (corral is draining). */
+  closeAfter: boolean;
 
   // Response metadata, written as X-Corral-* headers with the head.
   requestId: string;
@@ -53,6 +55,7 @@ export class ClientRequest {
     this.ended = false;
     this.headSent = false;
     this.status = 0;
+    this.closeAfter = false;
     this.requestId = clientRequestId;
     this.endpointName = '';
     this.routeLabel = '';

@@ -50,7 +50,7 @@ function addHeaderBytes(key: string, value: string): void {
 export class HttpServer {
   readonly #app: TemplatedApp;
   readonly #options: HttpServerOptions;
-  readonly #handler: RequestHandler;
+  #handler: RequestHandler;
   #listenSocket: us_listen_socket | null;
   port: number;
 
@@ -77,6 +77,11 @@ export class HttpServer {
         resolve(this.port);
       });
     });
+  }
+
+  /** Requests accepted from now on go to `handler` (inline-mode reload); those in flight stay where they are. */
+  setHandler(handler: RequestHandler): void {
+    this.#handler = handler;
   }
 
   /** Stops accepting connections; requests in flight carry on. */

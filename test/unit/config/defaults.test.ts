@@ -36,7 +36,7 @@ t.test('defaults are the documented values', async (t) => {
   t.same(c.upstream, { connect_timeout: 5000, first_byte_timeout: 300_000, idle_timeout: 120_000, connections: 64 });
   t.same(c.circuit_breaker, { failures: 5, open_for: 10_000, half_open_requests: 1 });
   t.same(c.logging, { level: 'info', requests: false });
-  t.same(c.state, { max_endpoints: 64, max_models: 256 });
+  t.same(c.state, { max_endpoints: 64, max_models: 256, file: null });
   t.same(c.endpoints, [{
     name: 'a',
     url: 'http://127.0.0.1:11434',
