@@ -35,6 +35,9 @@ export class CorralProcess {
   readonly stderr: string[];
   readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
   readonly #waiters: { match: (l: LogLine) => boolean; resolve: (l: LogLine) => void }[] = [];
+  /** The config file corral was started with (in a temp dir removed at teardown), and what was written there. */
+  configFile = '';
+  config: Record<string, any> = {};
 
   constructor(child: ChildProcess, port: number, managementPort: number | null, logs: LogLine[], stderr: string[],
     exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>) {
@@ -73,6 +76,22 @@ export class CorralProcess {
   async status(): Promise<any> {
     const res = await request(`${this.url}/internal/status`);
     return res.body.json();
+  }
+
+  /** Replaces the config file's contents (the object is written as YAML); takes effect on reload(). */
+  writeConfig(config: Record<string, any>): void {
+    writeFileSync(this.configFile, stringify(config));
+    this.config = config;
+  }
+
+  /**
+   * Sends SIGHUP and resolves with the reload's outcome line: 'reloaded', or 'reload refused: …'
+   * (or 'reload ignored: …' / 'reload failed').
+   */
+  reload(): Promise<LogLine> {
+    const outcome = this.nextLog((l) => l.msg === 'reloaded' || l.msg.startsWith('reload refused') || l.msg.startsWith('reload ignored') || l.msg === 'reload failed');
+    this.child.kill('SIGHUP');
+    return outcome;
   }
 
   async stop(signal: NodeJS.Signals = 'SIGTERM'): Promise<{ code: number | null; signal: NodeJS.Signals | null }> {
@@ -146,6 +165,8 @@ export async function startCorral(t: Teardown, backends: SimBackend[], opts: Sta
   });
   const line = await listening;
   proc = new CorralProcess(child, line.port as number, (line.managementPort as number | null) ?? null, logs, stderr, exited);
+  proc.configFile = file;
+  proc.config = config;
   return proc;
 }
 
