@@ -81,7 +81,7 @@ export class Child {
 
 const live = new Set<Child>();
 
-function track(proc: ChildProcess, label: string, group: boolean): Child {
+export function track(proc: ChildProcess, label: string, group: boolean): Child {
   const child = new Child(proc, label, group);
   live.add(child);
   void child.exited.then(() => {
@@ -104,8 +104,29 @@ export function killAll(): void {
   live.clear();
 }
 
+/**
+ * Spawns any helper process (a backend, a proxy, a load generator) and registers it, so that
+ * `killAll()` takes it down too. `group: true` makes it a process group leader and signals go to
+ * the whole group (for programs that fork: corral's cluster, nginx's workers, clinic's child).
+ */
+export function spawnTracked(command: string, args: readonly string[], label: string,
+  options: { group?: boolean; env?: NodeJS.ProcessEnv; cwd?: string } = {}): Child {
+  const group = options.group ?? false;
+  const proc = spawn(command, args, {
+    stdio: ['ignore', 'pipe', 'pipe'], detached: group, env: options.env ?? process.env, cwd: options.cwd ?? REPO_ROOT,
+  });
+  return track(proc, label, group);
+}
+
+/** Everything a child writes to stdout, as one string once it has exited. */
+export function collectStdout(child: Child): Promise<string> {
+  const parts: string[] = [];
+  child.proc.stdout?.setEncoding('utf8').on('data', (d: string) => parts.push(d));
+  return child.exited.then(() => parts.join(''));
+}
+
 /** Resolves with the first stdout line that parses as JSON and satisfies `match`. */
-function firstJsonLine<T>(child: Child, what: string, timeoutMs: number, match: (v: any) => boolean,
+export function firstJsonLine<T>(child: Child, what: string, timeoutMs: number, match: (v: any) => boolean,
   onLine?: (v: any) => void): Promise<T> {
   return new Promise((resolve, reject) => {
     let done = false;
@@ -140,10 +161,14 @@ export interface SimProcess {
   listeningAt: number;
 }
 
-/** `node dist/test/fixtures/sim-backend-cli.js --name NAME --port PORT …`; resolves once listening. */
-export async function startSim(name: string, port: number, models: string, tokens: number): Promise<SimProcess> {
+/**
+ * `node dist/test/fixtures/sim-backend-cli.js --name NAME --port PORT …`; resolves once listening.
+ * `extra` is passed on (e.g. `['--tps', '200']`).
+ */
+export async function startSim(name: string, port: number, models: string, tokens: number,
+  extra: readonly string[] = []): Promise<SimProcess> {
   const proc = spawn(process.execPath,
-    [SIM_CLI, '--name', name, '--port', String(port), '--models', models, '--tokens', String(tokens)],
+    [SIM_CLI, '--name', name, '--port', String(port), '--models', models, '--tokens', String(tokens), ...extra],
     { stdio: ['ignore', 'pipe', 'pipe'] });
   const child = track(proc, `sim ${name}`, false);
   const line = await firstJsonLine<{ port: number }>(child, `sim backend ${name}`, 10_000, (v) => v.event === 'listening');

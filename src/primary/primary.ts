@@ -14,7 +14,6 @@ import { SessionSweeper } from './session-sweeper.js';
 import { EndpointRegistry } from './endpoint-registry.js';
 import { keepRestartOnlySettings } from './reload-policy.js';
 import type { InlineServer } from './inline-server.js';
-import { restoreSnapshot, writeSnapshot } from './snapshot.js';
 
 export interface RunningCorral {
   readonly port: number;
@@ -71,6 +70,7 @@ class Primary implements RunningCorral {
       // Session pins and latency history from the last run: KV caches still warm on the backends
       // keep being hit after a restart or upgrade.
       try {
+        const { restoreSnapshot } = loadSnapshotModule();
         const restored = restoreSnapshot(config.state.file, this.segment, this.#endpointNames(), config.routing.session_ttl);
         log.info({ file: config.state.file, ...restored }, 'routing state restored');
       } catch (err) {
@@ -189,6 +189,7 @@ class Primary implements RunningCorral {
     const file = this.config.state.file;
     if (file === null) return;
     try {
+      const { writeSnapshot } = loadSnapshotModule();
       const saved = writeSnapshot(file, this.segment, this.#endpointNames(), this.config.routing.session_ttl);
       this.log.info({ file, ...saved }, 'routing state saved');
     } catch (err) {
@@ -214,7 +215,18 @@ class Primary implements RunningCorral {
   }
 }
 
+/**
+ * The snapshot module (and msgpackr, ~10 MB of RSS) is imported only when `state.file` is set,
+ * before the Primary is built, so the constructor and shutdown can use it synchronously.
+ */
+let snapshotModule: typeof import('./snapshot.js') | null = null;
+function loadSnapshotModule(): typeof import('./snapshot.js') {
+  if (snapshotModule === null) throw new Error('snapshot module not loaded');
+  return snapshotModule;
+}
+
 export async function startPrimary(config: Config, log: Logger = createLogger(config.logging, 'primary')): Promise<RunningCorral> {
+  if (config.state.file !== null) snapshotModule = await import('./snapshot.js');
   const primary = new Primary(config, log);
   await primary.start();
   return primary;

@@ -2,7 +2,7 @@ import type { IncomingHttpHeaders } from 'node:http';
 import { performance } from 'node:perf_hooks';
 import type { Dispatcher } from 'undici';
 import type { ClientRequest } from '../server/client-request.js';
-import { writeHeadAndChunk, writeChunk, writeHeadAndEnd, endResponse, onDrained } from '../server/response.js';
+import { writeHeadAndChunk, writeChunk, writeHeadAndEnd, endResponse, closeConnection, onDrained } from '../server/response.js';
 import type { Route } from '../protocol/routes.js';
 import { Dialect } from '../protocol/dialect.js';
 import type { RequestFacts } from '../protocol/request-body.js';
@@ -43,6 +43,10 @@ export class Exchange {
   tried: number[] | null;
   upstreamStatus: number;
   upstreamHeaders: IncomingHttpHeaders | null;
+  /** The upstream's Content-Length, -1 when absent (streamed or chunked responses). */
+  upstreamLength: number;
+  /** A whole body that arrived in one chunk, held to leave with the head in a single send. */
+  heldBody: Buffer | null;
   paused: boolean;
   drainHooked: boolean;
   attemptStartedAt: number;
@@ -66,6 +70,8 @@ export class Exchange {
     this.tried = null;
     this.upstreamStatus = 0;
     this.upstreamHeaders = null;
+    this.upstreamLength = -1;
+    this.heldBody = null;
     this.paused = false;
     this.drainHooked = false;
     this.attemptStartedAt = 0;
@@ -116,6 +122,8 @@ export class Exchange {
     }
     this.upstreamStatus = statusCode;
     this.upstreamHeaders = headers;
+    const length = headers['content-length'];
+    this.upstreamLength = length === undefined ? -1 : Number(length);
   }
 
   onUpstreamData(chunk: Buffer): void {
@@ -124,6 +132,12 @@ export class Exchange {
     let writable: boolean;
     if (!r.headSent) {
       this.firstByteAt = performance.now();
+      if (chunk.length === this.upstreamLength) {
+        // The whole (non-streamed) body in one chunk: hold it so head, body and end leave in one
+        // send with a Content-Length, instead of a chunked head+chunk send and a terminator send.
+        this.heldBody = chunk;
+        return;
+      }
       // Head and first bytes leave together: until now a failure could still be retried.
       writable = writeHeadAndChunk(r, this.upstreamStatus, this.upstreamHeaders!, chunk);
     } else {
@@ -136,8 +150,9 @@ export class Exchange {
     this.current = null;
     const r = this.r;
     if (!r.headSent) {
-      this.firstByteAt = performance.now();
-      writeHeadAndEnd(r, this.upstreamStatus, this.upstreamHeaders!);
+      if (this.heldBody === null) this.firstByteAt = performance.now();
+      writeHeadAndEnd(r, this.upstreamStatus, this.upstreamHeaders!, this.heldBody);
+      this.heldBody = null;
     } else {
       endResponse(r);
     }
@@ -173,9 +188,15 @@ export class Exchange {
       ? new UpstreamTimeoutError(`endpoint ${r.endpointName} went silent for longer than upstream.idle_timeout`)
       : new UpstreamError(`endpoint ${r.endpointName} failed mid-stream: ${err.message}`);
     const sse = this.route.dialect === Dialect.OpenAI && this.facts.stream;
-    // End the chunked body properly (the error line is its last chunk): closing the connection
-    // here instead would make uWS append a header block to the body and garble the stream.
-    endResponse(r, this.facts.stream ? midStreamErrorChunk(sse, error) : '');
+    if (this.facts.stream) {
+      // End the chunked body properly, the error line its last chunk: closing the connection
+      // instead would make uWS append a header block to the body and garble the stream.
+      endResponse(r, midStreamErrorChunk(sse, error));
+    } else {
+      // A non-streamed body has no in-band way to carry an error: cut the connection before the
+      // chunked terminator so the client sees an incomplete response, never truncated JSON as whole.
+      closeConnection(r);
+    }
     proxy.log.warn({ requestId: r.requestId, endpoint: r.endpointName, err: err.message }, 'upstream failed mid-stream');
     this.finish();
   }

@@ -1,5 +1,5 @@
 import { performance } from 'node:perf_hooks';
-import type { Logger } from 'pino';
+import type { Logger } from '../observe/logger.js';
 import type { Config } from '../config/types.js';
 import type { Control } from '../core/control.js';
 import {

@@ -21,7 +21,7 @@ function statusLine(status: number): string {
  */
 const SKIPPED_UPSTREAM_HEADERS = new Set([
   'connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'te', 'trailer', 'upgrade',
-  'content-length', 'date', 'server',
+  'content-length', 'date', 'server', 'uwebsockets',
 ]);
 
 const H_ENDPOINT = 'x-corral-endpoint';
@@ -126,14 +126,14 @@ function corkedHeadAndEnd(): void {
   r.res.end(slotBody);
 }
 
-/** A response whose upstream body was empty: head and end together. */
-export function writeHeadAndEnd(r: ClientRequest, status: number, headers: IncomingHttpHeaders): void {
+/** A complete response — head, whole body (or none), end — in one corked send, with Content-Length. */
+export function writeHeadAndEnd(r: ClientRequest, status: number, headers: IncomingHttpHeaders, body: Buffer | null): void {
   if (r.aborted || r.ended) return;
   r.ended = true;
   slotReq = r;
   slotStatus = status;
   slotHeaders = headers;
-  slotBody = '';
+  slotBody = body ?? '';
   r.res.cork(corkedHeadAndEnd);
   slotHeaders = null;
 }

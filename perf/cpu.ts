@@ -1,0 +1,151 @@
+/**
+ * perf/cpu — CPU time corral spends per request (issue 4, "cpu per request"): the figure that
+ * decides how many cores a deployment needs.
+ *
+ *   npx tsc -p tsconfig.json
+ *   node dist/perf/cpu.js [--rounds 3] [--duration 5] [--concurrency 32] [--workers 0,2]
+ *        [--load auto|wrk|autocannon] [--backend auto|nginx|uws] [--threads 1] [--warmup 1]
+ *
+ * For each corral mode (--workers: 0 = inline, N = primary + N workers), each its own process
+ * group in front of the zero backend: the load generator (its own process) drives POST /api/chat
+ * at --concurrency for --duration seconds; utime + stime of every corral process (the primary
+ * and each worker pid from GET /internal/status on the management port) is read from
+ * /proc/PID/stat just before and just after the load window. µs per request = Δ CPU ÷ requests
+ * served (the load generator's count; corral's own 2xx counter is shown beside it as a check).
+ * The modes alternate their order between rounds; medians over rounds. /proc counts in ticks of
+ * 1/CLK_TCK s (10 ms): with a 5 s window at ~1 core that is < 0.5% resolution.
+ */
+import { parseArgs } from 'node:util';
+import { choiceArg, intArg, intListArg } from './lib/args.js';
+import { runLoad, resolveLoadTool, type LoadTool } from './lib/load.js';
+import { httpGet } from './lib/net.js';
+import { cpuMicrosOf, hasProc } from './lib/proc.js';
+import { loadAverage, machineNote, runMain, writeResult } from './lib/run.js';
+import { corralPids, resolveBackend, startCorralBench, startZeroBackend, stopAll, type BackendKind, type CorralServer, type Server } from './lib/servers.js';
+import { cell, markdownTable, median } from './lib/table.js';
+import { CHAT_BODY, CHAT_PATH } from './fixtures/zero-bodies.js';
+
+interface Options {
+  rounds: number;
+  durationS: number;
+  concurrency: number;
+  workers: number[];
+  load: LoadTool;
+  backend: BackendKind;
+  threads: number;
+  warmupS: number;
+}
+
+interface Sample {
+  workers: number;
+  round: number;
+  requests: number;
+  corral2xx: number | null;
+  cpuUs: number;
+  usPerRequest: number;
+  /** CPU as a share of one core over the window (1.0 = one core busy). */
+  cores: number;
+  reqPerSec: number;
+  errors: number;
+}
+
+function parseOptions(argv: string[]): Options {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      rounds: { type: 'string', default: '3' },
+      duration: { type: 'string', default: '5' },
+      concurrency: { type: 'string', default: '32' },
+      workers: { type: 'string', default: '0,2' },
+      load: { type: 'string', default: 'auto' },
+      backend: { type: 'string', default: 'auto' },
+      threads: { type: 'string', default: '1' },
+      warmup: { type: 'string', default: '1' },
+    },
+    strict: true,
+  });
+  return {
+    rounds: intArg(values.rounds, 'rounds', 1),
+    durationS: intArg(values.duration, 'duration', 1),
+    concurrency: intArg(values.concurrency, 'concurrency', 1),
+    workers: intListArg(values.workers, 'workers', 0),
+    load: resolveLoadTool(choiceArg(values.load, 'load', ['auto', 'wrk', 'autocannon'] as const)),
+    backend: resolveBackend(choiceArg(values.backend, 'backend', ['auto', 'nginx', 'uws'] as const)),
+    threads: intArg(values.threads, 'threads', 1),
+    warmupS: intArg(values.warmup, 'warmup', 0),
+  };
+}
+
+/** corral's own count of 2xx answers (summed over every process), or null if unreadable. */
+async function corral2xx(s: CorralServer): Promise<number | null> {
+  const r = await httpGet(`http://127.0.0.1:${s.managementPort}/internal/status`);
+  if (r.status !== 200) return null;
+  const v = (JSON.parse(r.body) as { counters?: { responses_2xx?: number } }).counters?.responses_2xx;
+  return typeof v === 'number' ? v : null;
+}
+
+async function main(): Promise<number> {
+  const opt = parseOptions(process.argv.slice(2));
+  if (!hasProc()) throw new Error('perf/cpu reads /proc/PID/stat: Linux only');
+  const servers: Server[] = [];
+  try {
+    const backend = await startZeroBackend(opt.backend);
+    servers.push(backend);
+    const corrals: CorralServer[] = [];
+    for (const w of opt.workers) {
+      const s = await startCorralBench(backend.port, { workers: w });
+      servers.push(s);
+      corrals.push(s);
+    }
+    process.stdout.write(`perf/cpu: ${opt.rounds} round(s) × ${corrals.map((c) => c.name).join(', ')}; POST ${CHAT_PATH} at c=${opt.concurrency} `
+      + `for ${opt.durationS} s; load: ${opt.load}; backend: ${backend.name}\nmachine: ${machineNote()}\n`);
+    const spec = (s: Server, durationS: number) => ({
+      url: `http://127.0.0.1:${s.port}${CHAT_PATH}`, method: 'POST' as const, body: CHAT_BODY,
+      connections: opt.concurrency, durationS, threads: opt.threads,
+    });
+    if (opt.warmupS > 0) for (const s of corrals) await runLoad(opt.load, spec(s, opt.warmupS));
+
+    const samples: Sample[] = [];
+    for (let round = 0; round < opt.rounds; round++) {
+      const order = round % 2 === 0 ? corrals : [...corrals].reverse();
+      for (const s of order) {
+        // Re-read the pids each round: a worker restarted by the supervisor has a new one.
+        const pids = await corralPids(s.child.proc.pid!, s.managementPort);
+        const before2xx = await corral2xx(s);
+        const before = cpuMicrosOf(pids);
+        const r = await runLoad(opt.load, spec(s, opt.durationS));
+        const after = cpuMicrosOf(pids);
+        const after2xx = await corral2xx(s);
+        if (before.missing.length + after.missing.length > 0) {
+          throw new Error(`${s.name}: process(es) ${[...before.missing, ...after.missing].join(', ')} vanished during the window`);
+        }
+        const cpuUs = after.total - before.total;
+        const sample: Sample = {
+          workers: s.workers, round, requests: r.requests,
+          corral2xx: before2xx !== null && after2xx !== null ? after2xx - before2xx : null,
+          cpuUs, usPerRequest: r.requests > 0 ? cpuUs / r.requests : NaN, cores: cpuUs / (r.durationS * 1e6),
+          reqPerSec: r.reqPerSec, errors: r.errors,
+        };
+        samples.push(sample);
+        process.stdout.write(`round ${round + 1} ${s.name}: ${r.requests} requests (corral counted ${cell(sample.corral2xx)} 2xx), `
+          + `CPU ${(cpuUs / 1e6).toFixed(2)} s = ${sample.usPerRequest.toFixed(1)} µs/request, ${sample.cores.toFixed(2)} cores busy, `
+          + `${r.reqPerSec.toFixed(0)} req/s${r.errors > 0 ? `, ${r.errors} ERRORS` : ''}\n`);
+      }
+    }
+    const rows = corrals.map((s) => {
+      const mine = samples.filter((x) => x.workers === s.workers);
+      return [s.name, String(s.pids.length), cell(median(mine.map((x) => x.usPerRequest)), 1), cell(median(mine.map((x) => x.cores)), 2),
+        cell(median(mine.map((x) => x.reqPerSec))), String(mine.reduce((a, x) => a + x.errors, 0))];
+    });
+    process.stdout.write(`\n${markdownTable(['corral', 'processes', 'CPU per request (µs)', 'cores busy', 'req/s', 'errors'], rows)}\n\n`);
+    process.stdout.write('target (issue 4): CPU per request ≤ 30 µs\n');
+    const file = writeResult('cpu', { date: new Date().toISOString(), machine: machineNote(), options: opt, samples });
+    const errors = samples.reduce((a, x) => a + x.errors, 0);
+    process.stdout.write(`errors: ${errors}; load average at end: ${loadAverage()}\nresults: ${file}\n`);
+    return errors > 0 ? 1 : 0;
+  } finally {
+    await stopAll(servers);
+  }
+}
+
+runMain('cpu', main);
