@@ -15,7 +15,8 @@ import { haproxyConfig } from '../fixtures/haproxy-config.js';
 import { BENCH_MODEL } from '../fixtures/zero-bodies.js';
 
 const ZERO_CLI = join(REPO_ROOT, 'dist', 'perf', 'fixtures', 'zero-backend.js');
-export const CORRAL_CLI = join(REPO_ROOT, 'dist', 'src', 'cli.js');
+/** The corral under test; CORRAL_CLI points the suite at another build (before/after comparisons). */
+export const CORRAL_CLI = process.env.CORRAL_CLI ?? join(REPO_ROOT, 'dist', 'src', 'cli.js');
 
 export interface Server {
   /** What the tables call it. */
