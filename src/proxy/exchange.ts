@@ -1,7 +1,7 @@
-import type { IncomingHttpHeaders } from 'node:http';
 import { performance } from 'node:perf_hooks';
-import type { Dispatcher } from 'undici';
 import type { ClientRequest } from '../server/client-request.js';
+import type { Dispatcher } from 'undici';
+import { rawContentLength } from '../server/raw-headers.js';
 import { writeHeadAndChunk, writeChunk, writeHeadAndEnd, endResponse, closeConnection, onDrained } from '../server/response.js';
 import type { Route } from '../protocol/routes.js';
 import { Dialect } from '../protocol/dialect.js';
@@ -42,7 +42,7 @@ export class Exchange {
   current: UpstreamAttempt | null;
   tried: number[] | null;
   upstreamStatus: number;
-  upstreamHeaders: IncomingHttpHeaders | null;
+  upstreamHeaders: Buffer[] | null;
   /** The upstream's Content-Length, -1 when absent (streamed or chunked responses). */
   upstreamLength: number;
   /** A whole body that arrived in one chunk, held to leave with the head in a single send. */
@@ -113,7 +113,7 @@ export class Exchange {
     return this.r.query === '' ? this.r.path : `${this.r.path}?${this.r.query}`;
   }
 
-  onUpstreamHead(statusCode: number, headers: IncomingHttpHeaders): void {
+  onUpstreamHead(statusCode: number, headers: Buffer[]): void {
     if (isRetryableStatus(statusCode) && this.canRetry()) {
       // The backend is alive but cannot serve (overloaded, its own upstream broken): try another.
       this.proxy.endpointFailed(this.endpoint, this.r.requestId);
@@ -122,11 +122,11 @@ export class Exchange {
     }
     this.upstreamStatus = statusCode;
     this.upstreamHeaders = headers;
-    const length = headers['content-length'];
-    this.upstreamLength = length === undefined ? -1 : Number(length);
+    this.upstreamLength = rawContentLength(headers);
   }
 
-  onUpstreamData(chunk: Buffer): void {
+  /** Returns false to pause the upstream until the client drains (backpressure). */
+  onUpstreamData(chunk: Buffer): boolean {
     const r = this.r;
     this.bytesOut += chunk.length;
     let writable: boolean;
@@ -136,7 +136,7 @@ export class Exchange {
         // The whole (non-streamed) body in one chunk: hold it so head, body and end leave in one
         // send with a Content-Length, instead of a chunked head+chunk send and a terminator send.
         this.heldBody = chunk;
-        return;
+        return true;
       }
       // Head and first bytes leave together: until now a failure could still be retried.
       writable = writeHeadAndChunk(r, this.upstreamStatus, this.upstreamHeaders!, chunk);
@@ -144,6 +144,7 @@ export class Exchange {
       writable = writeChunk(r, chunk);
     }
     if (!writable) this.pause();
+    return writable;
   }
 
   onUpstreamEnd(): void {
@@ -234,10 +235,10 @@ export class Exchange {
     a?.abandon(reason);
   }
 
+  /** The upstream is paused by onUpstreamData returning false; this arranges the resume. */
   pause(): void {
     if (this.paused) return;
     this.paused = true;
-    this.current?.controller?.pause();
     if (!this.drainHooked) {
       this.drainHooked = true;
       onDrained(this.r, () => this.resume());
@@ -247,7 +248,7 @@ export class Exchange {
   resume(): void {
     if (!this.paused) return;
     this.paused = false;
-    this.current?.controller?.resume();
+    this.current?.resume();
   }
 
   releaseEndpoint(): void {

@@ -1,4 +1,5 @@
-import { STATUS_CODES, type IncomingHttpHeaders } from 'node:http';
+import { STATUS_CODES } from 'node:http';
+import { isSkippedHeader } from './raw-headers.js';
 import type { ClientRequest } from './client-request.js';
 
 /**
@@ -15,15 +16,6 @@ function statusLine(status: number): string {
   return STATUS_LINES[status] ?? `${status} Unknown`;
 }
 
-/**
- * Upstream headers that must not be copied: hop-by-hop (RFC 9110 §7.6.1), framing that corral
- * redoes itself (content-length, transfer-encoding), and Date, which uWS always writes.
- */
-const SKIPPED_UPSTREAM_HEADERS = new Set([
-  'connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'te', 'trailer', 'upgrade',
-  'content-length', 'date', 'server', 'uwebsockets',
-]);
-
 const H_ENDPOINT = 'x-corral-endpoint';
 const H_ROUTE = 'x-corral-route';
 const H_REQUEST_ID = 'x-corral-request-id';
@@ -35,24 +27,22 @@ const CT_JSON = 'application/json; charset=utf-8';
 
 let slotReq: ClientRequest;
 let slotStatus = 0;
-let slotHeaders: IncomingHttpHeaders | null = null;
+let slotHeaders: readonly Buffer[] | null = null;
 let slotExtraName = '';
 let slotExtraValue = '';
 let slotBody: string | Buffer | Uint8Array = '';
 let slotClose = false;
 let slotResult = false;
 
-function writeHeadNow(r: ClientRequest, status: number, upstream: IncomingHttpHeaders | null): void {
+function writeHeadNow(r: ClientRequest, status: number, upstream: readonly Buffer[] | null): void {
   const res = r.res;
   r.status = status;
   res.writeStatus(statusLine(status));
   if (upstream !== null) {
-    for (const name in upstream) {
-      if (SKIPPED_UPSTREAM_HEADERS.has(name)) continue;
-      const v = upstream[name];
-      if (v === undefined) continue;
-      if (typeof v === 'string') res.writeHeader(name, v);
-      else for (let i = 0; i < v.length; i++) res.writeHeader(name, v[i]!);
+    // Raw [name, value, …] Buffers from undici, passed through as they are.
+    for (let i = 0; i < upstream.length; i += 2) {
+      const name = upstream[i]!;
+      if (!isSkippedHeader(name)) res.writeHeader(name, upstream[i + 1]!);
     }
   }
   if (r.requestId !== '') res.writeHeader(H_REQUEST_ID, r.requestId);
@@ -96,7 +86,7 @@ function corkedHeadAndChunk(): void {
 }
 
 /** Status, upstream headers (filtered) and the first body bytes, in one corked write. */
-export function writeHeadAndChunk(r: ClientRequest, status: number, headers: IncomingHttpHeaders, chunk: Buffer): boolean {
+export function writeHeadAndChunk(r: ClientRequest, status: number, headers: readonly Buffer[], chunk: Buffer): boolean {
   if (r.aborted || r.ended) return true;
   slotReq = r;
   slotStatus = status;
@@ -127,7 +117,7 @@ function corkedHeadAndEnd(): void {
 }
 
 /** A complete response — head, whole body (or none), end — in one corked send, with Content-Length. */
-export function writeHeadAndEnd(r: ClientRequest, status: number, headers: IncomingHttpHeaders, body: Buffer | null): void {
+export function writeHeadAndEnd(r: ClientRequest, status: number, headers: readonly Buffer[], body: Buffer | null): void {
   if (r.aborted || r.ended) return;
   r.ended = true;
   slotReq = r;
