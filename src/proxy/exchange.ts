@@ -109,8 +109,9 @@ export class Exchange {
     target.pool.dispatch(this.options, attempt);
   }
 
+  /** The route's own path (a client's trailing slash is not the backend's business) and the query. */
   pathWithQuery(): string {
-    return this.r.query === '' ? this.r.path : `${this.r.path}?${this.r.query}`;
+    return this.r.query === '' ? this.route.path : `${this.route.path}?${this.r.query}`;
   }
 
   onUpstreamHead(statusCode: number, headers: Buffer[]): void {

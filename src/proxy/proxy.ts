@@ -89,9 +89,10 @@ export class Proxy implements RequestHandler {
     if (route === undefined) {
       return this.sendError(r, dialectOfPath(r.path), new NotFoundError(`no route for ${r.method.toUpperCase()} ${r.path}`));
     }
-    if (r.method !== route.method) {
+    // HEAD is GET without a body (RFC 9110 §9.3.2); response.ts leaves the body out.
+    if (r.method !== route.method && !(r.method === 'head' && route.method === 'get')) {
       return this.sendError(r, route.dialect, new MethodNotAllowedError(`${r.path} accepts ${route.method.toUpperCase()} only`),
-        false, 'allow', route.method === 'get' ? 'GET' : 'POST');
+        false, 'allow', route.method === 'get' ? 'GET, HEAD' : 'POST');
     }
     try {
       switch (route.kind) {
@@ -115,7 +116,6 @@ export class Proxy implements RequestHandler {
 
   onBodyTooLarge(r: ClientRequest): void {
     if (r.requestId === '') r.requestId = nextRequestId();
-    // Close the connection: the rest of the body may still be on its way.
     this.sendError(r, dialectOfPath(r.path), new BodyTooLargeError(), true);
   }
 

@@ -19,6 +19,8 @@ export class ClientRequest {
 
   body: Buffer | null;
   bodyReceived: number;
+  /** The body passed max_body_size: the rest of the upload is read and dropped, then 413. */
+  bodyRejected: boolean;
   /** The client went away; `res` must not be touched again. */
   aborted: boolean;
   /** The response was ended (or the connection closed) by corral. */
@@ -51,6 +53,7 @@ export class ClientRequest {
     this.receivedAt = receivedAt;
     this.body = null;
     this.bodyReceived = 0;
+    this.bodyRejected = false;
     this.aborted = false;
     this.ended = false;
     this.headSent = false;

@@ -10,7 +10,11 @@ export interface RequestHandler {
   onRequest(r: ClientRequest): void;
   /** The client disconnected before the response ended. */
   onAborted(r: ClientRequest): void;
-  /** A body over `max_body_size`: answer 413 in the caller's dialect. */
+  /**
+   * A body over `max_body_size`: answer 413 in the caller's dialect and close the connection —
+   * before reading a byte when Content-Length announced it, else once the upload has ended (the
+   * excess read and dropped).
+   */
   onBodyTooLarge(r: ClientRequest): void;
   /** A request head over `max_header_size`: answer 431 in the caller's dialect. */
   onHeadersTooLarge(r: ClientRequest): void;
@@ -121,7 +125,7 @@ export class HttpServer {
       return;
     }
     if (contentLength > o.maxBodySize) {
-      // Refuse before reading: the client may still be sending, so close after answering.
+      // Refuse before reading a byte.
       handler.onBodyTooLarge(r);
       return;
     }
@@ -139,6 +143,15 @@ export class HttpServer {
  */
 function readBody(r: ClientRequest, chunk: ArrayBuffer, isLast: boolean, max: number, timeoutMs: number, handler: RequestHandler): void {
   if (r.ended || r.aborted) return;
+  if (r.bodyRejected) {
+    // Over the limit mid-upload: the rest is read and dropped, and the 413 goes out (closing the
+    // connection) once the upload ends. Answering and closing while the client is still sending
+    // would make the kernel reset the connection over the unread bytes and lose the 413; uWS
+    // 20.30 offers neither a half-close nor access to the response after it ended.
+    if (performance.now() - r.receivedAt > timeoutMs) handler.onBodyTimeout(r);
+    else if (isLast) handler.onBodyTooLarge(r);
+    return;
+  }
   if (performance.now() - r.receivedAt > timeoutMs) {
     handler.onBodyTimeout(r);
     return;
@@ -146,7 +159,9 @@ function readBody(r: ClientRequest, chunk: ArrayBuffer, isLast: boolean, max: nu
   const n = chunk.byteLength;
   const total = r.bodyReceived + n;
   if (total > max || (r.contentLength >= 0 && total > r.contentLength)) {
-    handler.onBodyTooLarge(r);
+    r.bodyRejected = true;
+    r.body = null;
+    if (isLast) handler.onBodyTooLarge(r);
     return;
   }
   if (r.body === null || total > r.body.length) {

@@ -60,7 +60,10 @@ function corkedSendJson(): void {
   writeHeadNow(r, slotStatus, null);
   r.res.writeHeader(H_CONTENT_TYPE, CT_JSON);
   if (slotExtraName !== '') r.res.writeHeader(slotExtraName, slotExtraValue);
-  r.res.end(slotBody, slotClose || r.closeAfter);
+  // HEAD: the same head and no body. uWS 20.30 cannot report the GET body's length here:
+  // endWithoutBody(n > 0) leaves the response unfinished and the connection dead, so it says 0.
+  if (r.method === 'head') r.res.endWithoutBody(0, slotClose);
+  else r.res.end(slotBody, slotClose);
 }
 
 /**

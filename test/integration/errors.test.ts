@@ -223,7 +223,7 @@ t.test('errors in the caller\'s dialect', async (t) => {
   t.test('405 responses carry an Allow header (RFC 9110 §15.5.6: MUST)', async (t) => {
     t.equal((await send(corral, 'GET', '/api/chat')).headers.allow, 'POST', 'GET /api/chat: Allow: POST');
     t.equal((await send(corral, 'GET', '/v1/chat/completions')).headers.allow, 'POST', 'GET /v1/chat/completions: Allow: POST');
-    t.equal((await post(corral, '/v1/models', {})).headers.allow, 'GET', 'POST /v1/models: Allow: GET');
+    t.equal((await post(corral, '/v1/models', {})).headers.allow, 'GET, HEAD', 'POST /v1/models: Allow: GET, HEAD');
   });
 
   t.test('413 CORRAL_ERR_BODY_TOO_LARGE over server.max_body_size (1KiB)', async (t) => {
