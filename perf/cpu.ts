@@ -15,26 +15,26 @@
  * The modes alternate their order between rounds; medians over rounds. /proc counts in ticks of
  * 1/CLK_TCK s (10 ms): with a 5 s window at ~1 core that is < 0.5% resolution.
  */
-import { parseArgs } from 'node:util';
-import { choiceArg, intArg, intListArg } from './lib/args.js';
-import { runLoad, resolveLoadTool, type LoadTool } from './lib/load.js';
+import { int, intList, type OptionsOf } from './lib/args.js';
+import { loadFlag, runLoad } from './lib/load.js';
 import { httpGet } from './lib/net.js';
 import { cpuMicrosOf, hasProc } from './lib/proc.js';
 import { loadAverage, machineNote, runMain, writeResult } from './lib/run.js';
-import { corralPids, resolveBackend, startCorralBench, startZeroBackend, stopAll, type BackendKind, type CorralServer, type Server } from './lib/servers.js';
+import { backendFlag, corralPids, startCorralBench, startZeroBackend, stopAll, type CorralServer, type Server } from './lib/servers.js';
 import { cell, markdownTable, median } from './lib/table.js';
 import { CHAT_BODY, CHAT_PATH } from './fixtures/zero-bodies.js';
 
-interface Options {
-  rounds: number;
-  durationS: number;
-  concurrency: number;
-  workers: number[];
-  load: LoadTool;
-  backend: BackendKind;
-  threads: number;
-  warmupS: number;
-}
+const FLAGS = {
+  rounds: int(3, 1),
+  durationS: int(5, 1, 'duration'),
+  concurrency: int(32, 1),
+  workers: intList('0,2', 0),
+  load: loadFlag(),
+  backend: backendFlag(),
+  threads: int(1, 1),
+  warmupS: int(1, 0, 'warmup'),
+};
+type Options = OptionsOf<typeof FLAGS>;
 
 interface Sample {
   workers: number;
@@ -49,33 +49,6 @@ interface Sample {
   errors: number;
 }
 
-function parseOptions(argv: string[]): Options {
-  const { values } = parseArgs({
-    args: argv,
-    options: {
-      rounds: { type: 'string', default: '3' },
-      duration: { type: 'string', default: '5' },
-      concurrency: { type: 'string', default: '32' },
-      workers: { type: 'string', default: '0,2' },
-      load: { type: 'string', default: 'auto' },
-      backend: { type: 'string', default: 'auto' },
-      threads: { type: 'string', default: '1' },
-      warmup: { type: 'string', default: '1' },
-    },
-    strict: true,
-  });
-  return {
-    rounds: intArg(values.rounds, 'rounds', 1),
-    durationS: intArg(values.duration, 'duration', 1),
-    concurrency: intArg(values.concurrency, 'concurrency', 1),
-    workers: intListArg(values.workers, 'workers', 0),
-    load: resolveLoadTool(choiceArg(values.load, 'load', ['auto', 'wrk', 'autocannon'] as const)),
-    backend: resolveBackend(choiceArg(values.backend, 'backend', ['auto', 'nginx', 'uws'] as const)),
-    threads: intArg(values.threads, 'threads', 1),
-    warmupS: intArg(values.warmup, 'warmup', 0),
-  };
-}
-
 /** corral's own count of 2xx answers (summed over every process), or null if unreadable. */
 async function corral2xx(s: CorralServer): Promise<number | null> {
   const r = await httpGet(`http://127.0.0.1:${s.managementPort}/internal/status`);
@@ -84,8 +57,7 @@ async function corral2xx(s: CorralServer): Promise<number | null> {
   return typeof v === 'number' ? v : null;
 }
 
-async function main(): Promise<number> {
-  const opt = parseOptions(process.argv.slice(2));
+async function main(opt: Options): Promise<number> {
   if (!hasProc()) throw new Error('perf/cpu reads /proc/PID/stat: Linux only');
   const servers: Server[] = [];
   try {
@@ -148,4 +120,4 @@ async function main(): Promise<number> {
   }
 }
 
-runMain('cpu', main);
+runMain('cpu', FLAGS, main);

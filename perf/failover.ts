@@ -24,14 +24,14 @@
  * Times are Date.now() in this process against pino's ISO `time` in corral's: same host clock,
  * millisecond resolution.
  */
-import { parseArgs } from 'node:util';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { loadavg, tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Pool } from 'undici';
 import { stringify } from 'yaml';
-import { killAll, startCorral, startSim, type CorralProcess, type LogLine, type SimProcess } from './lib/children.js';
+import { int, type OptionsOf } from './lib/args.js';
+import { startCorral, startSim, type CorralProcess, type LogLine, type SimProcess } from './lib/children.js';
+import { loadAverage, removeTempDir, runMain, tempDir } from './lib/run.js';
 import { cell, markdownTable, median } from './lib/table.js';
 
 const MODEL = 'llama3.2:1b';
@@ -45,11 +45,12 @@ const RUN_DEADLINE_MS = 120_000;
 /** How long after the load to wait for corral's 'endpoint healthy' line. */
 const RECOVERY_WAIT_MS = 10_000;
 
-interface Options {
-  runs: number;
-  requests: number;
-  concurrency: number;
-}
+const FLAGS = {
+  runs: int(3, 1),
+  requests: int(3000, 30),
+  concurrency: int(16, 1),
+};
+type Options = OptionsOf<typeof FLAGS>;
 
 /** One request that did not end in a 200 with a complete Ollama chat body. */
 interface Failure {
@@ -103,28 +104,6 @@ class Records {
     this.endpoint = new Int8Array(n).fill(-1);
     this.failures = [];
   }
-}
-
-function parseOptions(argv: string[]): Options {
-  const { values } = parseArgs({
-    args: argv,
-    options: {
-      runs: { type: 'string', default: '3' },
-      requests: { type: 'string', default: '3000' },
-      concurrency: { type: 'string', default: '16' },
-    },
-    strict: true,
-  });
-  const int = (v: string, flag: string, min: number): number => {
-    const n = Number(v);
-    if (!Number.isInteger(n) || n < min) throw new TypeError(`--${flag} must be an integer ≥ ${min}, got ${v}`);
-    return n;
-  };
-  return {
-    runs: int(values.runs!, 'runs', 1),
-    requests: int(values.requests!, 'requests', 30),
-    concurrency: int(values.concurrency!, 'concurrency', 1),
-  };
 }
 
 function writeConfig(dir: string, sims: SimProcess[]): string {
@@ -227,18 +206,8 @@ async function warmUp(pool: Pool, n: number): Promise<void> {
   }
 }
 
-/** Temporary config directories still to remove, also on SIGINT (which skips `finally`). */
-const tempDirs = new Set<string>();
-
-function cleanUp(): void {
-  killAll();
-  for (const d of tempDirs) rmSync(d, { recursive: true, force: true });
-  tempDirs.clear();
-}
-
 async function runOnce(run: number, opt: Options): Promise<RunResult> {
-  const dir = mkdtempSync(join(tmpdir(), 'corral-perf-failover-'));
-  tempDirs.add(dir);
+  const dir = tempDir('failover');
   const sims: SimProcess[] = [];
   let corral: CorralProcess | null = null;
   let pool: Pool | null = null;
@@ -344,8 +313,7 @@ async function runOnce(run: number, opt: Options): Promise<RunResult> {
     const stops: Promise<unknown>[] = sims.map((s) => s.child.stop(3_000));
     if (corral !== null) stops.push(corral.child.stop(10_000));
     await Promise.all(stops);
-    rmSync(dir, { recursive: true, force: true });
-    tempDirs.delete(dir);
+    removeTempDir(dir);
   }
 }
 
@@ -364,13 +332,12 @@ function row(label: string, r: Pick<RunResult, 'sent' | 'succeeded' | 'failed' |
     cell(r.detectLogMs), cell(r.detectTrafficMs), cell(r.outageMs), cell(r.recoverLogMs), recoverTrafficCell(r)];
 }
 
-async function main(): Promise<number> {
-  const opt = parseOptions(process.argv.slice(2));
+async function main(opt: Options): Promise<number> {
   process.stdout.write(`perf/failover: ${opt.runs} run(s) × ${opt.requests} POST /api/chat (stream: false) at concurrency ${opt.concurrency}; `
     + `corral 2 workers, ${BACKENDS} sim backends (${TOKENS} tokens, no delay); gpu-${VICTIM} SIGKILLed at request ${Math.floor(opt.requests / 3)}, `
     + `restarted at request ${Math.floor((2 * opt.requests) / 3)}\n`);
   // Other processes on the machine skew every figure here: say how busy it was.
-  process.stdout.write(`load average at start: ${loadavg().map((l) => l.toFixed(2)).join(' ')}\n`);
+  process.stdout.write(`load average at start: ${loadAverage()}\n`);
   const results: RunResult[] = [];
   for (let run = 1; run <= opt.runs; run++) {
     const r = await runOnce(run, opt);
@@ -405,23 +372,8 @@ async function main(): Promise<number> {
     process.stdout.write(`note: 'recover: traffic' median is over the ${recoveredInLoad} of ${results.length} runs in which the restarted `
       + `backend served a request before the load ended\n`);
   }
-  process.stdout.write(`total: ${totalFailed} of ${totalSent} requests failed; load average at end: ${loadavg().map((l) => l.toFixed(2)).join(' ')}\n`);
+  process.stdout.write(`total: ${totalFailed} of ${totalSent} requests failed; load average at end: ${loadAverage()}\n`);
   return totalFailed > 0 ? 1 : 0;
 }
 
-process.once('exit', cleanUp);
-for (const sig of ['SIGINT', 'SIGTERM'] as const) {
-  process.once(sig, () => {
-    cleanUp();
-    process.exit(130);
-  });
-}
-
-main().then((code) => {
-  cleanUp();
-  process.exit(code);
-}, (err: unknown) => {
-  process.stderr.write(`perf/failover: ${(err as Error).stack ?? String(err)}\n`);
-  cleanUp();
-  process.exit(2);
-});
+runMain('failover', FLAGS, main);

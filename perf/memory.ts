@@ -15,59 +15,29 @@
  * after(round 1), per process and in total: the leak check. V8 grows its heap to a working size
  * over the first rounds and keeps it, so round 1 — not idle — is the baseline.
  */
-import { parseArgs } from 'node:util';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { choiceArg, intArg, numArg } from './lib/args.js';
-import { runLoad, resolveLoadTool, type LoadTool } from './lib/load.js';
+import { int, num, type OptionsOf } from './lib/args.js';
+import { loadFlag, runLoad } from './lib/load.js';
 import { hasProc, pssMiB, rssMiB } from './lib/proc.js';
 import { loadAverage, machineNote, runMain, writeResult } from './lib/run.js';
-import { corralPids, resolveBackend, startCorralBench, startZeroBackend, stopAll, type BackendKind, type Server } from './lib/servers.js';
+import { backendFlag, corralPids, startCorralBench, startZeroBackend, stopAll, type Server } from './lib/servers.js';
 import { cell, markdownTable } from './lib/table.js';
 import { CHAT_BODY, CHAT_PATH } from './fixtures/zero-bodies.js';
 
-interface Options {
-  rounds: number;
-  durationS: number;
-  concurrency: number;
-  workers: number;
-  settleS: number;
-  sampleMs: number;
-  load: LoadTool;
-  backend: BackendKind;
-  threads: number;
-}
+const FLAGS = {
+  rounds: int(5, 1),
+  durationS: int(5, 1, 'duration'),
+  concurrency: int(32, 1),
+  workers: int(2, 0),
+  settleS: num(2, 0, 'settle'),
+  sampleMs: int(250, 10, 'sample-ms'),
+  load: loadFlag(),
+  backend: backendFlag(),
+  threads: int(1, 1),
+};
 
 /** One reading: MiB per process, in the order of `pids` (primary first). */
 type Reading = (number | null)[];
-
-function parseOptions(argv: string[]): Options {
-  const { values } = parseArgs({
-    args: argv,
-    options: {
-      rounds: { type: 'string', default: '5' },
-      duration: { type: 'string', default: '5' },
-      concurrency: { type: 'string', default: '32' },
-      workers: { type: 'string', default: '2' },
-      settle: { type: 'string', default: '2' },
-      'sample-ms': { type: 'string', default: '250' },
-      load: { type: 'string', default: 'auto' },
-      backend: { type: 'string', default: 'auto' },
-      threads: { type: 'string', default: '1' },
-    },
-    strict: true,
-  });
-  return {
-    rounds: intArg(values.rounds, 'rounds', 1),
-    durationS: intArg(values.duration, 'duration', 1),
-    concurrency: intArg(values.concurrency, 'concurrency', 1),
-    workers: intArg(values.workers, 'workers', 0),
-    settleS: numArg(values.settle, 'settle', 0),
-    sampleMs: intArg(values['sample-ms'], 'sample-ms', 10),
-    load: resolveLoadTool(choiceArg(values.load, 'load', ['auto', 'wrk', 'autocannon'] as const)),
-    backend: resolveBackend(choiceArg(values.backend, 'backend', ['auto', 'nginx', 'uws'] as const)),
-    threads: intArg(values.threads, 'threads', 1),
-  };
-}
 
 function read(pids: readonly number[]): Reading {
   return pids.map(rssMiB);
@@ -77,8 +47,7 @@ function total(r: Reading): number | null {
   return r.some((x) => x === null) ? null : r.reduce<number>((a, x) => a + x!, 0);
 }
 
-async function main(): Promise<number> {
-  const opt = parseOptions(process.argv.slice(2));
+async function main(opt: OptionsOf<typeof FLAGS>): Promise<number> {
   if (!hasProc()) throw new Error('perf/memory reads /proc/PID/status: Linux only');
   const servers: Server[] = [];
   try {
@@ -148,4 +117,4 @@ async function main(): Promise<number> {
   }
 }
 
-runMain('memory', main);
+runMain('memory', FLAGS, main);

@@ -14,7 +14,6 @@
  * Session keys cycle through the populated set, so lookups touch the whole table like real traffic
  * rather than one hot cache line.
  */
-import { parseArgs } from 'node:util';
 import { Bench } from 'tinybench';
 import { createSegment, type Segment } from '../src/state/segment.js';
 import { EndpointState } from '../src/state/endpoints.js';
@@ -27,38 +26,19 @@ import { CircuitBreaker } from '../src/routing/circuit-breaker.js';
 import { Dialect } from '../src/protocol/dialect.js';
 import { emptyCatalog, type CatalogSnapshot } from '../src/core/catalog.js';
 import type { StrategyName } from '../src/config/types.js';
-import { choiceArg, intArg } from './lib/args.js';
+import { choice, int, type OptionsOf } from './lib/args.js';
 import { machineNote, runMain, writeResult } from './lib/run.js';
 import { cell, markdownTable } from './lib/table.js';
 
 const MODEL = 'bench:latest';
 const SIZES = [2, 16, 64] as const;
 
-interface Options {
-  timeMs: number;
-  batch: number;
-  sessions: number;
-  strategy: StrategyName;
-}
-
-function parseOptions(argv: string[]): Options {
-  const { values } = parseArgs({
-    args: argv,
-    options: {
-      time: { type: 'string', default: '500' },
-      batch: { type: 'string', default: '1000' },
-      sessions: { type: 'string', default: '100000' },
-      strategy: { type: 'string', default: 'least-connections' },
-    },
-    strict: true,
-  });
-  return {
-    timeMs: intArg(values.time, 'time', 10),
-    batch: intArg(values.batch, 'batch', 1),
-    sessions: intArg(values.sessions, 'sessions', 1),
-    strategy: choiceArg(values.strategy, 'strategy', STRATEGY_NAMES),
-  };
-}
+const FLAGS = {
+  timeMs: int(500, 10, 'time'),
+  batch: int(1000, 1),
+  sessions: int(100000, 1),
+  strategy: choice<StrategyName>('least-connections', STRATEGY_NAMES),
+};
 
 /** Session table slots: a power of two at most half full, as a deployment sized for its load would be. */
 function slotsFor(sessions: number): number {
@@ -108,8 +88,7 @@ function keys(n: number, prefix: string): { hi: Int32Array; lo: Int32Array } {
 /** Keeps results observable so the JIT cannot drop the calls. */
 let sink = 0;
 
-async function main(): Promise<number> {
-  const opt = parseOptions(process.argv.slice(2));
+async function main(opt: OptionsOf<typeof FLAGS>): Promise<number> {
   const slots = slotsFor(opt.sessions);
   process.stdout.write(`perf/micro: tinybench ${opt.timeMs} ms per task, ${opt.batch} ops per iteration; strategy ${opt.strategy}; `
     + `${opt.sessions} sessions in ${slots} slots\nmachine: ${machineNote()}\n`);
@@ -182,4 +161,4 @@ async function main(): Promise<number> {
   return 0;
 }
 
-runMain('micro', main);
+runMain('micro', FLAGS, main);

@@ -24,12 +24,11 @@
  * fraction of nginx's is likewise a median of per-round ratios.
  * Output: a Markdown table on stdout, everything in perf/out/overhead-*.json.
  */
-import { parseArgs } from 'node:util';
-import { choiceArg, intArg, intListArg } from './lib/args.js';
-import { runLoad, resolveLoadTool, type LoadResult, type LoadTool } from './lib/load.js';
+import { choiceArg, int, intList, type Flag, type OptionsOf } from './lib/args.js';
+import { loadFlag, runLoad, type LoadResult } from './lib/load.js';
 import { loadAverage, machineNote, runMain, writeResult } from './lib/run.js';
 import {
-  resolveBackend, startCorralBench, startHaproxy, startNginxProxy, startZeroBackend, stopAll, type BackendKind, type Server,
+  backendFlag, startCorralBench, startHaproxy, startNginxProxy, startZeroBackend, stopAll, type Server,
 } from './lib/servers.js';
 import { cell, markdownTable, median } from './lib/table.js';
 import { detectTools } from './lib/tools.js';
@@ -38,17 +37,27 @@ import { CHAT_BODY, CHAT_PATH } from './fixtures/zero-bodies.js';
 const TARGET_KINDS = ['direct', 'inline', 'workers', 'nginx', 'haproxy'] as const;
 type TargetKind = (typeof TARGET_KINDS)[number];
 
-interface Options {
-  rounds: number;
-  durationS: number;
-  concurrency: number[];
-  load: LoadTool;
-  backend: BackendKind;
-  threads: number;
-  proxyWorkers: number;
-  targets: TargetKind[];
-  warmupS: number;
-}
+/** --targets: a comma-separated subset of TARGET_KINDS, run in TARGET_KINDS order; direct is always added. */
+const targetsFlag: Flag<TargetKind[]> = {
+  default: TARGET_KINDS.join(','),
+  parse: (v, flag) => {
+    const targets = v!.split(',').map((t) => choiceArg(t.trim(), flag, TARGET_KINDS));
+    if (!targets.includes('direct')) targets.unshift('direct'); // every comparison is against it
+    return TARGET_KINDS.filter((k) => targets.includes(k));
+  },
+};
+
+const FLAGS = {
+  rounds: int(3, 1),
+  durationS: int(5, 1, 'duration'),
+  concurrency: intList('1,8,32,64', 1),
+  load: loadFlag(),
+  backend: backendFlag(),
+  threads: int(1, 1),
+  proxyWorkers: int(2, 1, 'proxy-workers'),
+  targets: targetsFlag,
+  warmupS: int(1, 0, 'warmup'),
+};
 
 interface Target {
   kind: TargetKind;
@@ -65,37 +74,6 @@ interface Cell {
   result: LoadResult;
 }
 
-function parseOptions(argv: string[]): Options {
-  const { values } = parseArgs({
-    args: argv,
-    options: {
-      rounds: { type: 'string', default: '3' },
-      duration: { type: 'string', default: '5' },
-      concurrency: { type: 'string', default: '1,8,32,64' },
-      load: { type: 'string', default: 'auto' },
-      backend: { type: 'string', default: 'auto' },
-      threads: { type: 'string', default: '1' },
-      'proxy-workers': { type: 'string', default: '2' },
-      targets: { type: 'string', default: TARGET_KINDS.join(',') },
-      warmup: { type: 'string', default: '1' },
-    },
-    strict: true,
-  });
-  const targets = values.targets!.split(',').map((t) => choiceArg(t.trim(), 'targets', TARGET_KINDS));
-  if (!targets.includes('direct')) targets.unshift('direct'); // every comparison is against it
-  return {
-    rounds: intArg(values.rounds, 'rounds', 1),
-    durationS: intArg(values.duration, 'duration', 1),
-    concurrency: intListArg(values.concurrency, 'concurrency', 1),
-    load: resolveLoadTool(choiceArg(values.load, 'load', ['auto', 'wrk', 'autocannon'] as const)),
-    backend: resolveBackend(choiceArg(values.backend, 'backend', ['auto', 'nginx', 'uws'] as const)),
-    threads: intArg(values.threads, 'threads', 1),
-    proxyWorkers: intArg(values['proxy-workers'], 'proxy-workers', 1),
-    targets: TARGET_KINDS.filter((k) => targets.includes(k)),
-    warmupS: intArg(values.warmup, 'warmup', 0),
-  };
-}
-
 /** `list` rotated left by `by`. */
 function rotate<T>(list: readonly T[], by: number): T[] {
   const k = ((by % list.length) + list.length) % list.length;
@@ -106,8 +84,7 @@ function pick(cells: readonly Cell[], target: TargetKind, c: number, round: numb
   return cells.find((x) => x.target === target && x.concurrency === c && x.round === round)?.result;
 }
 
-async function main(): Promise<number> {
-  const opt = parseOptions(process.argv.slice(2));
+async function main(opt: OptionsOf<typeof FLAGS>): Promise<number> {
   const tools = detectTools();
   const servers: Server[] = [];
   const notes: string[] = [];
@@ -217,4 +194,4 @@ async function main(): Promise<number> {
   }
 }
 
-runMain('overhead', main);
+runMain('overhead', FLAGS, main);

@@ -16,13 +16,12 @@
  */
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { parseArgs } from 'node:util';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { choiceArg, intArg } from './lib/args.js';
+import { choiceArg, int, type OptionsOf } from './lib/args.js';
 import { collectStdout, REPO_ROOT, spawnTracked } from './lib/children.js';
-import { runLoad, resolveLoadTool } from './lib/load.js';
+import { loadFlag, runLoad } from './lib/load.js';
 import { machineNote, runMain } from './lib/run.js';
-import { CORRAL_CLI, resolveBackend, startZeroBackend, stopAll, waitForCorral, writeCorralConfig, type Server } from './lib/servers.js';
+import { backendFlag, CORRAL_CLI, startZeroBackend, stopAll, waitForCorral, writeCorralConfig, type Server } from './lib/servers.js';
 import { CHAT_BODY, CHAT_PATH } from './fixtures/zero-bodies.js';
 
 const DEST = join(REPO_ROOT, 'perf', 'out', 'clinic');
@@ -40,28 +39,20 @@ function reportsSince(since: number): string[] {
   return readdirSync(DEST).filter((f) => f.endsWith('.html')).map((f) => join(DEST, f)).filter((f) => statSync(f).mtimeMs >= since);
 }
 
-async function main(): Promise<number> {
-  const { values, positionals } = parseArgs({
-    args: process.argv.slice(2),
-    options: {
-      duration: { type: 'string', default: '10' },
-      concurrency: { type: 'string', default: '32' },
-      load: { type: 'string', default: 'auto' },
-      backend: { type: 'string', default: 'auto' },
-      threads: { type: 'string', default: '1' },
-    },
-    allowPositionals: true,
-    strict: true,
-  });
+const FLAGS = {
+  durationS: int(10, 1, 'duration'),
+  concurrency: int(32, 1),
+  load: loadFlag(),
+  backend: backendFlag(),
+  threads: int(1, 1),
+};
+
+async function main({ durationS, concurrency, load, backend: backendKind, threads }: OptionsOf<typeof FLAGS>, positionals: string[]): Promise<number> {
   const tool = choiceArg(positionals[0], 'tool (first argument)', ['doctor', 'flame'] as const);
-  const durationS = intArg(values.duration, 'duration', 1);
-  const concurrency = intArg(values.concurrency, 'concurrency', 1);
-  const threads = intArg(values.threads, 'threads', 1);
-  const load = resolveLoadTool(choiceArg(values.load, 'load', ['auto', 'wrk', 'autocannon'] as const));
   const servers: Server[] = [];
   const started = Date.now() - 1;
   try {
-    const backend = await startZeroBackend(resolveBackend(choiceArg(values.backend, 'backend', ['auto', 'nginx', 'uws'] as const)));
+    const backend = await startZeroBackend(backendKind);
     servers.push(backend);
     const { file, port, managementPort } = await writeCorralConfig(backend.port, { workers: 0 });
     const { command, prefix } = clinicCommand();
@@ -101,4 +92,4 @@ async function main(): Promise<number> {
   }
 }
 
-runMain('profile', main);
+runMain('profile', FLAGS, main, true);

@@ -20,24 +20,23 @@
  * backend's own timers stall too; a gap only corral shows is a held chunk); reads carrying more than one line are counted for both
  * targets (coalescing by corral shows as more such reads than direct).
  */
-import { parseArgs } from 'node:util';
 import { performance } from 'node:perf_hooks';
 import { Client } from 'undici';
-import { intArg, numArg } from './lib/args.js';
+import { int, num, type OptionsOf } from './lib/args.js';
 import { startSim, type SimProcess } from './lib/children.js';
 import { loadAverage, machineNote, runMain, writeResult } from './lib/run.js';
 import { startCorralBench, stopAll, type Server } from './lib/servers.js';
 import { cell, markdownTable } from './lib/table.js';
 import { BENCH_MODEL } from './fixtures/zero-bodies.js';
 
-interface Options {
-  rounds: number;
-  streams: number;
-  tokens: number;
-  tps: number;
-  workers: number;
-  maxGapMs: number;
-}
+const FLAGS = {
+  rounds: int(3, 1),
+  streams: int(5, 1),
+  tokens: int(200, 2),
+  tps: num(200, 1),
+  workers: int(2, 0),
+  maxGapMs: num(15, 0, 'max-gap'),
+};
 
 interface Stream {
   target: 'direct' | 'corral';
@@ -54,29 +53,6 @@ interface Stream {
 }
 
 const BODY = JSON.stringify({ model: BENCH_MODEL, stream: true, messages: [{ role: 'user', content: 'hi' }] });
-
-function parseOptions(argv: string[]): Options {
-  const { values } = parseArgs({
-    args: argv,
-    options: {
-      rounds: { type: 'string', default: '3' },
-      streams: { type: 'string', default: '5' },
-      tokens: { type: 'string', default: '200' },
-      tps: { type: 'string', default: '200' },
-      workers: { type: 'string', default: '2' },
-      'max-gap': { type: 'string', default: '15' },
-    },
-    strict: true,
-  });
-  return {
-    rounds: intArg(values.rounds, 'rounds', 1),
-    streams: intArg(values.streams, 'streams', 1),
-    tokens: intArg(values.tokens, 'tokens', 2),
-    tps: numArg(values.tps, 'tps', 1),
-    workers: intArg(values.workers, 'workers', 0),
-    maxGapMs: numArg(values['max-gap'], 'max-gap', 0),
-  };
-}
 
 function percentile(values: readonly number[], p: number): number | null {
   if (values.length === 0) return null;
@@ -114,8 +90,7 @@ async function oneStream(client: Client, target: Stream['target'], round: number
   };
 }
 
-async function main(): Promise<number> {
-  const opt = parseOptions(process.argv.slice(2));
+async function main(opt: OptionsOf<typeof FLAGS>): Promise<number> {
   const servers: Server[] = [];
   let sim: SimProcess | null = null;
   const clients: Client[] = [];
@@ -194,4 +169,4 @@ async function main(): Promise<number> {
   }
 }
 
-runMain('streaming', main);
+runMain('streaming', FLAGS, main);

@@ -1,4 +1,5 @@
-/** Command-line numbers for the benchmarks: strict, with the flag's name in every error. */
+/** Command-line flags for the benchmarks: strict, with the flag's name in every error. */
+import { parseArgs } from 'node:util';
 
 export function intArg(v: string | undefined, flag: string, min: number): number {
   const n = Number(v);
@@ -23,4 +24,56 @@ export function choiceArg<T extends string>(v: string | undefined, flag: string,
     throw new TypeError(`--${flag} must be one of ${choices.join(', ')}, got ${v}`);
   }
   return v as T;
+}
+
+/**
+ * One command-line flag as a script declares it: its default (as it would be typed) and how its
+ * text becomes the option's value. Every flag takes a value (`--name value`).
+ */
+export interface Flag<T> {
+  /** The name on the command line, when it is not the option's own key (`durationS` ← `--duration`). */
+  flag?: string;
+  default: string;
+  parse(v: string | undefined, flag: string): T;
+}
+
+export type Flags = Record<string, Flag<unknown>>;
+
+/** The options a flag table yields: one key per flag, each its parsed value. */
+export type OptionsOf<F extends Flags> = { [K in keyof F]: F[K] extends Flag<infer T> ? T : never };
+
+/** An integer flag ≥ `min` (intArg). */
+export function int(def: number, min: number, flag?: string): Flag<number> {
+  return { flag, default: String(def), parse: (v, f) => intArg(v, f, min) };
+}
+
+/** A number flag ≥ `min` (numArg). */
+export function num(def: number, min: number, flag?: string): Flag<number> {
+  return { flag, default: String(def), parse: (v, f) => numArg(v, f, min) };
+}
+
+/** A comma-separated list of integers ≥ `min` (intListArg), its default written the same way. */
+export function intList(def: string, min: number, flag?: string): Flag<number[]> {
+  return { flag, default: def, parse: (v, f) => intListArg(v, f, min) };
+}
+
+/** One of `choices` (choiceArg). */
+export function choice<T extends string>(def: T, choices: readonly T[], flag?: string): Flag<T> {
+  return { flag, default: def, parse: (v, f) => choiceArg(v, f, choices) };
+}
+
+/**
+ * `argv` parsed strictly against `flags` (an unknown flag or a missing value throws), each value
+ * parsed in the table's order; positionals are refused unless `allowPositionals`.
+ */
+export function parseFlags<F extends Flags>(argv: string[], flags: F, allowPositionals = false): { options: OptionsOf<F>; positionals: string[] } {
+  const spec: Record<string, { type: 'string'; default: string }> = {};
+  for (const [key, f] of Object.entries(flags)) spec[f.flag ?? key] = { type: 'string', default: f.default };
+  const { values, positionals } = parseArgs({ args: argv, options: spec, allowPositionals, strict: true });
+  const options: Record<string, unknown> = {};
+  for (const [key, f] of Object.entries(flags)) {
+    const name = f.flag ?? key;
+    options[key] = f.parse(values[name] as string | undefined, name);
+  }
+  return { options: options as OptionsOf<F>, positionals };
 }

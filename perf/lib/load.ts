@@ -9,6 +9,7 @@
 import { writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
+import { choiceArg, type Flag } from './args.js';
 import { collectStdout, spawnTracked } from './children.js';
 import { tempDir } from './run.js';
 import { which } from './tools.js';
@@ -40,6 +41,11 @@ export interface LoadResult {
 export function resolveLoadTool(tool: LoadTool | 'auto'): LoadTool {
   if (tool !== 'auto') return tool;
   return which('wrk') !== null ? 'wrk' : 'autocannon';
+}
+
+/** The --load flag of every script that drives load: wrk, autocannon, or auto (wrk when installed). */
+export function loadFlag(): Flag<LoadTool> {
+  return { default: 'auto', parse: (v, f) => resolveLoadTool(choiceArg(v, f, ['auto', 'wrk', 'autocannon'] as const)) };
 }
 
 const MARK = 'CORRAL_WRK ';

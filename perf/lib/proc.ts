@@ -54,18 +54,18 @@ export function cpuMicrosOf(pids: readonly number[]): { total: number; missing: 
  * text once per process; PSS summed over corral's processes is what they really occupy.
  */
 export function pssMiB(pid: number): number | null {
-  try {
-    const m = /^Pss:\s+(\d+)\s+kB/m.exec(readFileSync(`/proc/${pid}/smaps_rollup`, 'utf8'));
-    return m === null ? null : Number(m[1]) / 1024;
-  } catch {
-    return null;
-  }
+  return kibFieldMiB(`/proc/${pid}/smaps_rollup`, 'Pss');
 }
 
 /** VmRSS of one process in MiB (from /proc/PID/status), or null if it is gone. */
 export function rssMiB(pid: number): number | null {
+  return kibFieldMiB(`/proc/${pid}/status`, 'VmRSS');
+}
+
+/** A `Field:   N kB` line of a /proc file, in MiB; null if the file (its process) or the line is gone. */
+function kibFieldMiB(file: string, field: string): number | null {
   try {
-    const m = /^VmRSS:\s+(\d+)\s+kB/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+    const m = new RegExp(`^${field}:\\s+(\\d+)\\s+kB`, 'm').exec(readFileSync(file, 'utf8'));
     return m === null ? null : Number(m[1]) / 1024;
   } catch {
     return null;

@@ -5,6 +5,7 @@
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
+import { parseFlags, type Flags, type OptionsOf } from './args.js';
 import { killAll, REPO_ROOT } from './children.js';
 
 const tempDirs = new Set<string>();
@@ -13,6 +14,12 @@ export function tempDir(prefix: string): string {
   const d = mkdtempSync(join(tmpdir(), `corral-perf-${prefix}-`));
   tempDirs.add(d);
   return d;
+}
+
+/** Removes a tempDir before exit (a script that makes one per run). */
+export function removeTempDir(d: string): void {
+  rmSync(d, { recursive: true, force: true });
+  tempDirs.delete(d);
 }
 
 export function cleanUp(): void {
@@ -41,10 +48,12 @@ export function writeResult(name: string, data: unknown): string {
 }
 
 /**
- * Runs `main` with cleanup wired to every way out. Exit code: main's result, 2 if it threw
- * (the harness broke), 130 on SIGINT/SIGTERM.
+ * Parses the command line against `flags` and runs `main` with the options, with cleanup wired to
+ * every way out. Exit code: main's result, 2 if it threw or the command line was refused (the
+ * harness broke), 130 on SIGINT/SIGTERM.
  */
-export function runMain(name: string, main: () => Promise<number>): void {
+export function runMain<F extends Flags>(name: string, flags: F, main: (opt: OptionsOf<F>, positionals: string[]) => Promise<number>,
+  allowPositionals = false): void {
   process.once('exit', cleanUp);
   for (const sig of ['SIGINT', 'SIGTERM'] as const) {
     process.once(sig, () => {
@@ -52,7 +61,11 @@ export function runMain(name: string, main: () => Promise<number>): void {
       process.exit(130);
     });
   }
-  main().then((code) => {
+  const run = async (): Promise<number> => {
+    const { options, positionals } = parseFlags(process.argv.slice(2), flags, allowPositionals);
+    return main(options, positionals);
+  };
+  run().then((code) => {
     cleanUp();
     process.exit(code);
   }, (err: unknown) => {

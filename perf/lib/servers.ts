@@ -6,6 +6,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
+import { choiceArg, type Flag } from './args.js';
 import { firstJsonLine, REPO_ROOT, spawnTracked, type Child } from './children.js';
 import { freePort, httpGet, waitForHttp } from './net.js';
 import { tempDir } from './run.js';
@@ -33,6 +34,11 @@ export type BackendKind = 'nginx' | 'uws';
 export function resolveBackend(kind: BackendKind | 'auto'): BackendKind {
   if (kind !== 'auto') return kind;
   return which('nginx') !== null ? 'nginx' : 'uws';
+}
+
+/** The --backend flag of every script in front of the zero backend: nginx, uws, or auto (resolveBackend). */
+export function backendFlag(): Flag<BackendKind> {
+  return { default: 'auto', parse: (v, f) => resolveBackend(choiceArg(v, f, ['auto', 'nginx', 'uws'] as const)) };
 }
 
 export async function startZeroBackend(kind: BackendKind): Promise<Server> {

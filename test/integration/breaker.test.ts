@@ -8,78 +8,26 @@
 // against a real corral with 2 workers sharing one segment.
 import t, { type Test } from 'tap';
 import OpenAI from 'openai';
-import { Ollama } from 'ollama';
 import { startBackends, startCorral, type CorralProcess } from '../helpers/corral-process.js';
 import type { SimBackend } from '../fixtures/sim-backend.js';
+import { fromHeaders, ollamaChatStream, ollamaClient, openaiClient, openaiStream, openaiWhole, type Outcome } from '../helpers/clients.js';
+import { answer, inferenceRequests } from '../helpers/sim.js';
 
-const MODEL = 'llama3.2:1b';
-const HI = [{ role: 'user' as const, content: 'hi' }];
-const answer = (endpoint: string): string => `Hello from ${endpoint} token 1 token 2 token 3 token 4 token 5 token 6 token 7`;
-
-interface Outcome {
-  kind: string;
-  status: number;
-  endpoint: string;
-  retries: number;
-  content: string;
+function clients(corral: CorralProcess): { ai: OpenAI; ol: ReturnType<typeof ollamaClient> } {
+  return { ai: openaiClient(corral), ol: ollamaClient(corral) };
 }
-
-/** Requests a backend got on inference routes (health probes and discovery excluded). */
-function inferenceRequests(sim: SimBackend): number {
-  let n = 0;
-  for (const [path, count] of Object.entries(sim.stats.byPath)) {
-    if (path.startsWith('/v1/') ? path !== '/v1/models' : path === '/api/chat' || path === '/api/generate' || path.startsWith('/api/embed')) n += count;
-  }
-  return n;
-}
-
-function clients(corral: CorralProcess): { ai: OpenAI; ol: Ollama; last: () => Headers | null } {
-  let last: Headers | null = null;
-  const ai = new OpenAI({ baseURL: `${corral.url}/v1`, apiKey: 'unused', maxRetries: 0, timeout: 15_000 });
-  const ol = new Ollama({
-    host: corral.url,
-    fetch: async (input, init) => {
-      const res = await fetch(input, init);
-      last = res.headers;
-      return res;
-    },
-  });
-  return { ai, ol, last: () => last };
-}
-
-const fromHeaders = (kind: string, status: number, h: Headers | null | undefined, content: string): Outcome => ({
-  kind, status, endpoint: h?.get('x-corral-endpoint') ?? '', retries: Number(h?.get('x-corral-retries') ?? NaN), content,
-});
 
 /** One request of kind i % 3 (openai whole, openai stream, ollama chat stream); a backend error is an outcome too. */
 async function one(c: ReturnType<typeof clients>, i: number): Promise<Outcome> {
   const kind = ['openai', 'openai-stream', 'ollama-chat-stream'][i % 3]!;
   try {
-    if (kind === 'openai') {
-      const { data, response } = await c.ai.chat.completions.create({ model: MODEL, messages: HI }).withResponse();
-      return fromHeaders(kind, response.status, response.headers, data.choices[0]?.message.content ?? '');
-    }
-    if (kind === 'openai-stream') {
-      const { data: stream, response } = await c.ai.chat.completions.create({ model: MODEL, messages: HI, stream: true }).withResponse();
-      let content = '';
-      let finished = false;
-      for await (const chunk of stream) {
-        content += chunk.choices[0]?.delta.content ?? '';
-        if (chunk.choices[0]?.finish_reason) finished = true;
-      }
-      return fromHeaders(kind, response.status, response.headers, finished ? content : `${content} (no finish_reason)`);
-    }
-    let content = '';
-    let done = false;
-    for await (const part of await c.ol.chat({ model: MODEL, messages: HI, stream: true })) {
-      content += part.message.content;
-      if (part.done) done = true;
-    }
-    return fromHeaders(kind, 200, c.last(), done ? content : `${content} (no done)`);
+    if (kind === 'openai') return await openaiWhole(c.ai);
+    if (kind === 'openai-stream') return await openaiStream(c.ai);
+    return await ollamaChatStream(c.ol);
   } catch (err) {
     if (err instanceof OpenAI.APIError) return fromHeaders(kind, err.status ?? 0, err.headers, String(err.message));
     const status = (err as { status_code?: number }).status_code;
-    if (typeof status === 'number') return fromHeaders(kind, status, c.last(), String((err as Error).message));
+    if (typeof status === 'number') return fromHeaders(kind, status, c.ol.last(), String((err as Error).message));
     return { kind, status: 0, endpoint: '', retries: NaN, content: `threw: ${String(err)}` };
   }
 }

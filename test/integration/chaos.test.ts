@@ -30,9 +30,8 @@ import OpenAI from 'openai';
 import { Ollama } from 'ollama';
 import { Pool, request } from 'undici';
 import { startBackends, startCorral, type CorralProcess } from '../helpers/corral-process.js';
+import { answer, HI, MODEL } from '../helpers/sim.js';
 
-const MODEL = 'llama3.2:1b';
-const HI = [{ role: 'user' as const, content: 'hi' }];
 const TOKENS = 6;
 const BACKENDS = ['a', 'b', 'c'];
 const REQUEST_CAP = 3000;
@@ -40,13 +39,6 @@ const DEADLINE_MS = 40_000;
 const REQUEST_TIMEOUT_MS = 15_000;
 /** Completed requests each load step waits for. */
 const STEP = 100;
-
-/** The sim's complete answer: token 0 names the backend. */
-const answer = (backend: string): string => {
-  let s = `Hello from ${backend}`;
-  for (let i = 1; i < TOKENS; i++) s += ` token ${i}`;
-  return s;
-};
 
 type Phase = 'warmup' | 'backend-down' | 'backend-back' | 'worker-kill' | 'reload' | 'after';
 let phase: Phase = 'warmup';
@@ -189,7 +181,7 @@ class Load {
   }
 
   ok(lane: string, a: Answer, startPhase: Phase): void {
-    if (!a.complete || !BACKENDS.includes(a.endpoint) || a.content !== answer(a.endpoint)) {
+    if (!a.complete || !BACKENDS.includes(a.endpoint) || a.content !== answer(a.endpoint, TOKENS)) {
       this.fail(lane, startPhase, `incomplete answer from ${JSON.stringify(a.endpoint)}: ${JSON.stringify(a.content)}${a.complete ? '' : ' (no final chunk)'}`);
       return;
     }

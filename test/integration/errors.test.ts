@@ -10,8 +10,8 @@ import t, { type Test } from 'tap';
 import { request } from 'undici';
 import { startBackends, startCorral, type CorralProcess } from '../helpers/corral-process.js';
 import type { SimBackend } from '../fixtures/sim-backend.js';
-
-const HI = [{ role: 'user' as const, content: 'hi' }];
+import { send, type Answer } from '../helpers/http.js';
+import { HI } from '../helpers/sim.js';
 
 type Dialect = 'ollama' | 'openai';
 
@@ -34,33 +34,12 @@ const CHAT: { path: string; dialect: Dialect; stream: boolean }[] = [
   { path: '/v1/chat/completions', dialect: 'openai', stream: true },
 ];
 
-interface ErrorResponse {
-  status: number;
-  headers: Record<string, string | string[] | undefined>;
-  body: any;
-}
-
-async function send(corral: CorralProcess, method: 'GET' | 'POST', path: string, body?: string | Buffer,
-  headers: Record<string, string> = {}): Promise<ErrorResponse> {
-  const res = await request(`${corral.url}${path}`, {
-    method, body, headers: body === undefined ? headers : { 'content-type': 'application/json', ...headers },
-  });
-  const text = await res.body.text();
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(text);
-  } catch {
-    parsed = text;
-  }
-  return { status: res.statusCode, headers: res.headers, body: parsed };
-}
-
-function post(corral: CorralProcess, path: string, body: unknown, headers: Record<string, string> = {}): Promise<ErrorResponse> {
+function post(corral: CorralProcess, path: string, body: unknown, headers: Record<string, string> = {}): Promise<Answer> {
   return send(corral, 'POST', path, typeof body === 'string' ? body : JSON.stringify(body), headers);
 }
 
 /** Asserts status, dialect shape and code of an error response. */
-function isError(t: Test, r: ErrorResponse, dialect: Dialect, status: number, code: string, what = ''): void {
+function isError(t: Test, r: Answer, dialect: Dialect, status: number, code: string, what = ''): void {
   const label = `${what}${what ? ': ' : ''}${status} ${code} in ${dialect} shape`;
   t.equal(r.status, status, `${label} (status)`);
   t.match(r.headers['content-type'], /^application\/json/, `${label} (json)`);
@@ -259,7 +238,7 @@ t.test('errors in the caller\'s dialect', async (t) => {
 
   t.test('every error response carries x-corral-request-id, the caller\'s when it sent one', async (t) => {
     const tooBig = JSON.stringify({ model: 'llama3.2:1b', prompt: 'x'.repeat(2048) });
-    const cases: [string, () => Promise<ErrorResponse>, (h: Record<string, string>) => Promise<ErrorResponse>][] = [
+    const cases: [string, () => Promise<Answer>, (h: Record<string, string>) => Promise<Answer>][] = [
       ['400', () => post(corral, '/api/chat', '{'), (h) => post(corral, '/api/chat', '{', h)],
       ['404 model', () => post(corral, '/v1/chat/completions', { model: 'nope', messages: HI }), (h) => post(corral, '/v1/chat/completions', { model: 'nope', messages: HI }, h)],
       ['404 route', () => send(corral, 'GET', '/api/nope'), (h) => send(corral, 'GET', '/api/nope', undefined, h)],

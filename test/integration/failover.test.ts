@@ -8,77 +8,12 @@
 import t, { type Test } from 'tap';
 import { once } from 'node:events';
 import OpenAI from 'openai';
-import { Ollama } from 'ollama';
-import { startBackends, startCorral, type CorralProcess } from '../helpers/corral-process.js';
+import { startBackends, startCorral } from '../helpers/corral-process.js';
 import type { SimBackend } from '../fixtures/sim-backend.js';
-
-const MODEL = 'llama3.2:1b';
-const HI = [{ role: 'user' as const, content: 'hi' }];
-
-/** What the sim answers with its default 8 tokens. */
-const answer = (endpoint: string): string => `Hello from ${endpoint} token 1 token 2 token 3 token 4 token 5 token 6 token 7`;
-
-interface Outcome {
-  kind: string;
-  status: number;
-  endpoint: string;
-  retries: number;
-  content: string;
-}
-
-function openaiClient(corral: CorralProcess): OpenAI {
-  return new OpenAI({ baseURL: `${corral.url}/v1`, apiKey: 'unused', maxRetries: 0, timeout: 15_000 });
-}
-
-/** An Ollama client that remembers the headers of the last response it got. */
-function ollamaClient(corral: CorralProcess): { client: Ollama; last: () => Headers | null } {
-  let last: Headers | null = null;
-  const client = new Ollama({
-    host: corral.url,
-    fetch: async (input, init) => {
-      const res = await fetch(input, init);
-      last = res.headers;
-      return res;
-    },
-  });
-  return { client, last: () => last };
-}
-
-function fromHeaders(kind: string, status: number, h: Headers | null, content: string): Outcome {
-  return {
-    kind,
-    status,
-    endpoint: h?.get('x-corral-endpoint') ?? '',
-    retries: Number(h?.get('x-corral-retries') ?? NaN),
-    content,
-  };
-}
-
-async function openaiWhole(ai: OpenAI): Promise<Outcome> {
-  const { data, response } = await ai.chat.completions.create({ model: MODEL, messages: HI }).withResponse();
-  return fromHeaders('openai', response.status, response.headers, data.choices[0]?.message.content ?? '');
-}
-
-async function openaiStream(ai: OpenAI): Promise<Outcome> {
-  const { data: stream, response } = await ai.chat.completions.create({ model: MODEL, messages: HI, stream: true }).withResponse();
-  let content = '';
-  let finished = false;
-  for await (const chunk of stream) {
-    content += chunk.choices[0]?.delta.content ?? '';
-    if (chunk.choices[0]?.finish_reason) finished = true;
-  }
-  return fromHeaders('openai-stream', response.status, response.headers, finished ? content : `${content} (no finish_reason)`);
-}
-
-async function ollamaChatStream(o: ReturnType<typeof ollamaClient>): Promise<Outcome> {
-  let content = '';
-  let done = false;
-  for await (const part of await o.client.chat({ model: MODEL, messages: HI, stream: true })) {
-    content += part.message.content;
-    if (part.done) done = true;
-  }
-  return fromHeaders('ollama-chat-stream', 200, o.last(), done ? content : `${content} (no done)`);
-}
+import {
+  fromHeaders, ollamaChatStream, ollamaClient, openaiClient, openaiStream, openaiWhole, readUntilError, type Outcome,
+} from '../helpers/clients.js';
+import { answer, HI, inferenceRequests, MODEL } from '../helpers/sim.js';
 
 async function ollamaGenerate(o: ReturnType<typeof ollamaClient>): Promise<Outcome> {
   const r = await o.client.generate({ model: MODEL, prompt: 'hi' });
@@ -89,16 +24,6 @@ function check(t: Test, o: Outcome, label: string, notOn: readonly string[] = []
   const ok = o.status === 200 && o.content === answer(o.endpoint) && !notOn.includes(o.endpoint);
   if (ok) t.pass(`${label}: ${o.kind} 200 from ${o.endpoint}, ${o.retries} retries`);
   else t.fail(`${label}: ${o.kind} should be 200 with the full answer${notOn.length ? `, not from ${notOn.join('/')}` : ''}`, { outcome: o });
-}
-
-
-/** Requests a backend got on inference routes: health probes and discovery run on their own schedule and must not count. */
-function inferenceRequests(sim: SimBackend): number {
-  let n = 0;
-  for (const [path, count] of Object.entries(sim.stats.byPath)) {
-    if (path.startsWith('/v1/') ? path !== '/v1/models' : path === '/api/chat' || path === '/api/generate' || path.startsWith('/api/embed')) n += count;
-  }
-  return n;
 }
 
 t.test('a backend refusing connections mid-run costs the client nothing', async (t) => {
@@ -225,13 +150,7 @@ t.test('faults', async (t) => {
     const others = othersRequests();
     const { data: stream, response } = await ai.chat.completions.create({ model: MODEL, messages: HI, stream: true }).withResponse();
     t.equal(response.headers.get('x-corral-endpoint'), 'a');
-    let content = '';
-    let error: unknown = null;
-    try {
-      for await (const chunk of stream) content += chunk.choices[0]?.delta.content ?? '';
-    } catch (err) {
-      error = err;
-    }
+    const { content, error } = await readUntilError(stream, (chunk) => chunk.choices[0]?.delta.content ?? '');
     t.equal(content, 'Hello from a token 1', 'the two chunks sent before the reset arrived');
     t.type(error, OpenAI.APIError, 'the stream ends with an SSE error event the client throws on');
     t.match(String((error as Error | null)?.message), /mid-stream/, 'saying what happened');
@@ -243,13 +162,7 @@ t.test('faults', async (t) => {
     const back = healthyAgain('a');
     a.setFault({ mode: 'reset', afterChunks: 2, count: 1 });
     const others = othersRequests();
-    let content = '';
-    let error: unknown = null;
-    try {
-      for await (const part of await ol.client.chat({ model: MODEL, messages: HI, stream: true })) content += part.message.content;
-    } catch (err) {
-      error = err;
-    }
+    const { content, error } = await readUntilError(ol.client.chat({ model: MODEL, messages: HI, stream: true }), (part) => part.message.content);
     t.equal(ol.last()?.get('x-corral-endpoint'), 'a');
     t.equal(content, 'Hello from a token 1', 'the two lines sent before the reset arrived');
     t.type(error, Error, 'the stream throws');

@@ -8,12 +8,12 @@ import { connect } from 'node:net';
 import t from 'tap';
 import { Pool } from 'undici';
 import { startBackends, startCorral } from '../helpers/corral-process.js';
+import { MODEL } from '../helpers/sim.js';
 
 const SEED = Number(process.env.FUZZ_SEED ?? 0x5eed_c0a1);
 const POOL_REQUESTS = 3000;
 const RAW_REQUESTS = 300;
 const CONCURRENCY = 16;
-const MODEL = 'llama3.2:1b';
 const MAX_BODY = 256 * 1024;
 
 /** mulberry32: small, fast, and the same sequence for the same seed everywhere. */

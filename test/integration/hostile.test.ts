@@ -8,13 +8,13 @@ import { once } from 'node:events';
 import { readFileSync } from 'node:fs';
 import { connect, type Socket } from 'node:net';
 import t, { type Test } from 'tap';
-import { Client, request } from 'undici';
-import { startBackends, startCorral, type CorralProcess } from '../helpers/corral-process.js';
+import { Client } from 'undici';
+import { startBackends, startCorral } from '../helpers/corral-process.js';
 import type { SimBackend } from '../fixtures/sim-backend.js';
+import { jsonOrText, send, type Answer } from '../helpers/http.js';
+import { HI, MODEL } from '../helpers/sim.js';
 
 type Dialect = 'ollama' | 'openai';
-const HI = [{ role: 'user', content: 'hi' }];
-const MODEL = 'llama3.2:1b';
 /** Discovery and health probes: the only backend paths the primary itself requests. */
 const PROBE_PATHS = new Set(['/api/version', '/api/tags', '/api/ps', '/v1/models']);
 
@@ -115,36 +115,9 @@ function rawPost(path: string, body: string | Buffer, headers: Record<string, st
 // ---------------------------------------------------------------------------------------------
 // Assertions
 
-interface Answer {
-  status: number;
-  headers: Record<string, string | string[] | undefined>;
-  body: any;
-}
-
 function fromRaw(r: RawResponse | undefined): Answer {
   if (r === undefined) return { status: 0, headers: {}, body: null };
-  let body: unknown;
-  try {
-    body = JSON.parse(r.body.toString('utf8'));
-  } catch {
-    body = r.body.toString('utf8');
-  }
-  return { status: r.status, headers: r.headers, body };
-}
-
-async function send(corral: CorralProcess, method: string, path: string, body?: string | Buffer,
-  headers: Record<string, string> = {}): Promise<Answer> {
-  const res = await request(`${corral.url}${path}`, {
-    method: method as 'POST', body, headers: body === undefined ? headers : { 'content-type': 'application/json', ...headers },
-  });
-  const text = await res.body.text();
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(text);
-  } catch {
-    parsed = text;
-  }
-  return { status: res.statusCode, headers: res.headers, body: parsed };
+  return { status: r.status, headers: r.headers, body: jsonOrText(r.body.toString('utf8')) };
 }
 
 /** Asserts status, dialect shape and code of an error response. */

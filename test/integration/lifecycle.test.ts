@@ -3,13 +3,11 @@
 // new connections and exits 0; inline mode (workers: 0) serves too.
 import t from 'tap';
 import { connect } from 'node:net';
-import { Client } from 'undici';
-import OpenAI from 'openai';
 import { Ollama } from 'ollama';
 import { startBackends, startCorral, type CorralProcess } from '../helpers/corral-process.js';
-
-const MODEL = 'llama3.2:1b';
-const HI = [{ role: 'user' as const, content: 'hi' }];
+import { openaiClient } from '../helpers/clients.js';
+import { freshRequest, header, workerOf } from '../helpers/http.js';
+import { HI, MODEL } from '../helpers/sim.js';
 
 interface Reply {
   status: number;
@@ -20,19 +18,12 @@ interface Reply {
 
 /** A request on its own connection (so a dead worker's kept-alive socket is never reused). */
 async function fresh(corral: CorralProcess, method: 'GET' | 'POST', path: string, body?: unknown): Promise<Reply> {
-  const client = new Client(corral.url, { headersTimeout: 10_000, bodyTimeout: 10_000 });
-  try {
-    const res = await client.request({
-      path, method,
-      headers: body === undefined ? {} : { 'content-type': 'application/json' },
-      body: body === undefined ? undefined : JSON.stringify(body),
-    });
-    const text = await res.body.text();
-    const id = String(res.headers['x-corral-request-id'] ?? '');
-    return { status: res.statusCode, endpoint: String(res.headers['x-corral-endpoint'] ?? ''), worker: id.slice(0, id.lastIndexOf('-')), body: text };
-  } finally {
-    await client.close();
-  }
+  const res = await freshRequest(corral, {
+    path, method,
+    headers: body === undefined ? {} : { 'content-type': 'application/json' },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  return { status: res.status, endpoint: header(res.headers, 'x-corral-endpoint'), worker: workerOf(res.headers), body: res.text };
 }
 
 const chatOnce = (corral: CorralProcess): Promise<Reply> =>
@@ -116,7 +107,7 @@ t.test('SIGTERM drains an in-flight stream to completion, then exits 0', async (
     if (path === '/api/chat' || path === '/v1/chat/completions') completed.push(path);
   });
   const ollama = new Ollama({ host: corral.url });
-  const ai = new OpenAI({ baseURL: `${corral.url}/v1`, apiKey: 'unused', maxRetries: 0, timeout: 30_000 });
+  const ai = openaiClient(corral, 30_000);
 
   const ollamaStream = await ollama.chat({ model: MODEL, messages: HI, stream: true });
   const openaiStream = await ai.chat.completions.create({ model: MODEL, messages: HI, stream: true });
@@ -168,7 +159,7 @@ t.test('inline mode (workers: 0) serves requests', async (t) => {
   t.equal(st.mode, 'inline');
   t.equal(st.pid, corral.child.pid, 'the primary itself answers');
 
-  const ai = new OpenAI({ baseURL: `${corral.url}/v1`, apiKey: 'unused', maxRetries: 0, timeout: 15_000 });
+  const ai = openaiClient(corral);
   const whole = await ai.chat.completions.create({ model: MODEL, messages: HI });
   t.match(whole.choices[0]?.message.content, /^Hello from [ab] token 1/);
   let streamed = '';

@@ -8,26 +8,9 @@ import OpenAI from 'openai';
 import { Pool, request } from 'undici';
 import { startBackends, startCorral, type CorralProcess } from '../helpers/corral-process.js';
 import type { SimBackend } from '../fixtures/sim-backend.js';
-
-const MODEL = 'llama3.2:1b';
-const HI = [{ role: 'user' as const, content: 'hi' }];
-const answer = (endpoint: string): string => `Hello from ${endpoint} token 1 token 2 token 3 token 4 token 5 token 6 token 7`;
-
-function inferenceRequests(sim: SimBackend): number {
-  let n = 0;
-  for (const [path, count] of Object.entries(sim.stats.byPath)) {
-    if (path.startsWith('/v1/') ? path !== '/v1/models' : path === '/api/chat' || path === '/api/generate' || path.startsWith('/api/embed')) n += count;
-  }
-  return n;
-}
-
-async function until(what: string, cond: () => boolean | Promise<boolean>, ms = 10_000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!(await cond())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for: ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-}
+import { openaiClient } from '../helpers/clients.js';
+import { answer, HI, inferenceRequests, MODEL } from '../helpers/sim.js';
+import { until } from '../helpers/wait.js';
 
 /** /internal/status from the primary's management listener (does not depend on any worker). */
 async function mgmtStatus(corral: CorralProcess): Promise<any> {
@@ -54,7 +37,7 @@ t.test('reloading the configuration', async (t) => {
   const sims = await startBackends(t, [{ name: 'a' }, { name: 'b' }, { name: 'c' }]);
   const [, b, c] = sims as [SimBackend, SimBackend, SimBackend];
   const corral = await startCorral(t, sims, { endpoints: [{ name: 'a' }, { name: 'b' }] });
-  const ai = new OpenAI({ baseURL: `${corral.url}/v1`, apiKey: 'unused', maxRetries: 0, timeout: 15_000 });
+  const ai = openaiClient(corral);
   const base = structuredClone(corral.config);
   const endpointC = { ...base.endpoints[0], name: 'c', url: c.url };
 

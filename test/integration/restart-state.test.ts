@@ -11,9 +11,9 @@ import { randomBytes } from 'node:crypto';
 import { Client } from 'undici';
 import { startBackends, startCorral, type CorralProcess } from '../helpers/corral-process.js';
 import type { SimBackend } from '../fixtures/sim-backend.js';
-
-const MODEL = 'llama3.2:1b';
-const HI = [{ role: 'user' as const, content: 'hi' }];
+import { freshRequest, header } from '../helpers/http.js';
+import { HI, MODEL } from '../helpers/sim.js';
+import { until } from '../helpers/wait.js';
 
 interface Reply {
   status: number;
@@ -24,37 +24,19 @@ interface Reply {
 
 /** One non-streaming chat on its own connection, optionally in a session. */
 async function chat(corral: CorralProcess, session?: string, extra: Record<string, string> = {}): Promise<Reply> {
-  const client = new Client(corral.url, { headersTimeout: 15_000, bodyTimeout: 15_000 });
-  try {
-    const headers: Record<string, string> = { 'content-type': 'application/json', ...extra };
-    if (session !== undefined) headers['x-corral-session-id'] = session;
-    const res = await client.request({
-      path: '/api/chat', method: 'POST', headers,
-      body: JSON.stringify({ model: MODEL, messages: HI, stream: false, options: { num_predict: 1 } }),
-    });
-    return {
-      status: res.statusCode,
-      endpoint: String(res.headers['x-corral-endpoint'] ?? ''),
-      route: String(res.headers['x-corral-route'] ?? ''),
-      body: await res.body.text(),
-    };
-  } finally {
-    await client.close();
-  }
+  const headers: Record<string, string> = { 'content-type': 'application/json', ...extra };
+  if (session !== undefined) headers['x-corral-session-id'] = session;
+  const res = await freshRequest(corral, {
+    path: '/api/chat', method: 'POST', headers,
+    body: JSON.stringify({ model: MODEL, messages: HI, stream: false, options: { num_predict: 1 } }),
+  }, 15_000);
+  return { status: res.status, endpoint: header(res.headers, 'x-corral-endpoint'), route: header(res.headers, 'x-corral-route'), body: res.text };
 }
 
 function tempStateFile(t: { teardown(fn: () => unknown): void }): string {
   const dir = mkdtempSync(join(tmpdir(), 'corral-state-'));
   t.teardown(() => rmSync(dir, { recursive: true, force: true }));
   return join(dir, 'state.msgpack');
-}
-
-async function until(what: string, cond: () => boolean | Promise<boolean>, ms = 15_000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!(await cond())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for: ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
 }
 
 t.test('session pins survive a restart through state.file', async (t) => {
@@ -193,7 +175,7 @@ t.test('a SIGKILLed worker: its in-flight counts are released, sessions survive'
     t.equal(lines.at(-1).done, true, '…ending with done: true');
   }
 
-  await until('every endpoint back to 0 in flight', async () => (await inflight()) === 0);
+  await until('every endpoint back to 0 in flight', async () => (await inflight()) === 0, 15_000);
   t.pass('in-flight counts returned to 0: nothing left to drift');
 
   const again = await chat(corral, 'survivor-session');
@@ -202,9 +184,9 @@ t.test('a SIGKILLed worker: its in-flight counts are released, sessions survive'
   await until('the seat is back', async () => {
     const st = await corral.status();
     return st.workers.length === 2 && st.workers.every((w: any) => w.state === 'listening' && w.pid !== victimPid);
-  });
+  }, 15_000);
   const st = await corral.status();
   t.equal(st.workers.reduce((n: number, w: any) => n + w.restarts, 0), 1, 'one restart counted');
-  await until('the backends hold nothing either', () => sims.every((s: SimBackend) => s.stats.inflight === 0));
+  await until('the backends hold nothing either', () => sims.every((s: SimBackend) => s.stats.inflight === 0), 15_000);
   t.pass('the backends hold nothing either');
 });

@@ -7,8 +7,8 @@ import OpenAI from 'openai';
 import t from 'tap';
 import { request } from 'undici';
 import { startBackends, startCorral, type CorralProcess } from '../helpers/corral-process.js';
+import { HI } from '../helpers/sim.js';
 
-const HI = [{ role: 'user' as const, content: 'hi' }];
 /** The models each simulated backend serves. sim-c speaks only the OpenAI API (a llama-server). */
 const MODELS = {
   'sim-a': ['llama3.2:1b', 'nomic-embed-text:latest'],

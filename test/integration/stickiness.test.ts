@@ -6,46 +6,24 @@
 // (its own TCP connection), so SO_REUSEPORT spreads the turns over both workers; which worker
 // served a turn is read from the X-Corral-Request-ID prefix (random per process).
 import t from 'tap';
-import { Client } from 'undici';
 import { startBackends, startCorral, type CorralProcess } from '../helpers/corral-process.js';
+import { freshRequest, routing, type Routing } from '../helpers/http.js';
+import { answer, MODEL } from '../helpers/sim.js';
 
-const MODEL = 'llama3.2:1b';
-
-interface Reply {
-  status: number;
-  endpoint: string;
-  route: string;
-  retries: number;
-  worker: string;
+interface Reply extends Routing {
   body: any;
 }
 
 /** One chat turn on a fresh connection (non-streamed OpenAI dialect). */
 async function turn(corral: CorralProcess, session: string, n: number): Promise<Reply> {
-  const client = new Client(corral.url, { headersTimeout: 10_000, bodyTimeout: 10_000 });
-  try {
-    const res = await client.request({
-      path: '/v1/chat/completions',
-      method: 'POST',
-      headers: { 'content-type': 'application/json', 'x-corral-session-id': session },
-      body: JSON.stringify({ model: MODEL, messages: [{ role: 'user', content: `turn ${n} of ${session}` }] }),
-    });
-    const text = await res.body.text();
-    const id = String(res.headers['x-corral-request-id'] ?? '');
-    return {
-      status: res.statusCode,
-      endpoint: String(res.headers['x-corral-endpoint'] ?? ''),
-      route: String(res.headers['x-corral-route'] ?? ''),
-      retries: Number(res.headers['x-corral-retries'] ?? NaN),
-      worker: id.slice(0, id.lastIndexOf('-')),
-      body: JSON.parse(text),
-    };
-  } finally {
-    await client.close();
-  }
+  const res = await freshRequest(corral, {
+    path: '/v1/chat/completions',
+    method: 'POST',
+    headers: { 'content-type': 'application/json', 'x-corral-session-id': session },
+    body: JSON.stringify({ model: MODEL, messages: [{ role: 'user', content: `turn ${n} of ${session}` }] }),
+  });
+  return { ...routing(res), body: JSON.parse(res.text) };
 }
-
-const answer = (endpoint: string): string => `Hello from ${endpoint} token 1 token 2 token 3 token 4 token 5 token 6 token 7`;
 
 t.test('sessions', async (t) => {
   const sims = await startBackends(t, [{ name: 'a' }, { name: 'b' }, { name: 'c' }]);

@@ -3,50 +3,30 @@
 // connection so both workers take part; the shared ticket counter keeps the rotation exact anyway.
 import t from 'tap';
 import { once } from 'node:events';
-import { Client } from 'undici';
 import { Ollama } from 'ollama';
 import { startBackends, startCorral, type CorralProcess } from '../helpers/corral-process.js';
+import { freshRequest, routing, type Routing } from '../helpers/http.js';
+import { MODEL } from '../helpers/sim.js';
 
-const MODEL = 'llama3.2:1b';
-
-interface Reply {
-  status: number;
-  endpoint: string;
-  route: string;
-  retries: number;
-  worker: string;
+interface Reply extends Routing {
   content: string;
 }
 
 /** A non-streamed Ollama chat on a fresh connection. */
 async function chat(corral: CorralProcess, extra: Record<string, unknown> = {}): Promise<Reply> {
-  const client = new Client(corral.url, { headersTimeout: 10_000, bodyTimeout: 10_000 });
+  const res = await freshRequest(corral, {
+    path: '/api/chat',
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ model: MODEL, stream: false, messages: [{ role: 'user', content: 'hi' }], ...extra }),
+  });
+  let content = '';
   try {
-    const res = await client.request({
-      path: '/api/chat',
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ model: MODEL, stream: false, messages: [{ role: 'user', content: 'hi' }], ...extra }),
-    });
-    const text = await res.body.text();
-    const id = String(res.headers['x-corral-request-id'] ?? '');
-    let content = '';
-    try {
-      content = String(JSON.parse(text).message?.content ?? '');
-    } catch {
-      content = text;
-    }
-    return {
-      status: res.statusCode,
-      endpoint: String(res.headers['x-corral-endpoint'] ?? ''),
-      route: String(res.headers['x-corral-route'] ?? ''),
-      retries: Number(res.headers['x-corral-retries'] ?? NaN),
-      worker: id.slice(0, id.lastIndexOf('-')),
-      content,
-    };
-  } finally {
-    await client.close();
+    content = String(JSON.parse(res.text).message?.content ?? '');
+  } catch {
+    content = res.text;
   }
+  return { ...routing(res), content };
 }
 
 function tally(replies: Reply[]): Record<string, number> {

@@ -13,24 +13,13 @@ import { Ollama } from 'ollama';
 import { request } from 'undici';
 import { startBackends, startCorral, type CorralProcess } from '../helpers/corral-process.js';
 import type { SimBackend } from '../fixtures/sim-backend.js';
+import { openaiClient, readUntilError } from '../helpers/clients.js';
+import { answer, HI, MODEL } from '../helpers/sim.js';
+import { until } from '../helpers/wait.js';
 
 const STUCK = 'stuck:1b';
-const MODEL = 'llama3.2:1b';
-const HI = [{ role: 'user' as const, content: 'hi' }];
-const answer = (endpoint: string): string => `Hello from ${endpoint} token 1 token 2 token 3 token 4 token 5 token 6 token 7`;
 
-function openai(corral: CorralProcess): OpenAI {
-  return new OpenAI({ baseURL: `${corral.url}/v1`, apiKey: 'unused', maxRetries: 0, timeout: 20_000 });
-}
-
-/** Resolves once the condition holds, or rejects at the deadline (a bounded poll). */
-async function until(what: string, cond: () => boolean | Promise<boolean>, ms = 10_000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!(await cond())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for: ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-}
+const openai = (corral: CorralProcess): OpenAI => openaiClient(corral, 20_000);
 
 async function inflight(corral: CorralProcess): Promise<number> {
   const st = await corral.status();
@@ -94,26 +83,14 @@ t.test('hung backends', async (t) => {
     const { data: stream, response } = await ai.chat.completions.create({ model: STUCK, messages: HI, stream: true }).withResponse();
     t.equal(response.status, 200);
     t.equal(response.headers.get('x-corral-endpoint'), 'stuck');
-    let content = '';
-    let error: unknown = null;
-    try {
-      for await (const chunk of stream) content += chunk.choices[0]?.delta.content ?? '';
-    } catch (err) {
-      error = err;
-    }
+    let { content, error } = await readUntilError(stream, (chunk) => chunk.choices[0]?.delta.content ?? '');
     t.equal(content, 'Hello from stuck token 1', 'openai: the chunks sent before the silence arrived');
     t.type(error, OpenAI.APIError, 'openai: the stream ends with an SSE error event the client throws as APIError');
     t.match(String((error as Error | null)?.message), /idle_timeout/, 'openai: saying the backend went silent');
 
     // ollama: NDJSON stream, two lines then silence
     stuck.setFault({ mode: 'hang', afterChunks: 2, count: 1 });
-    content = '';
-    error = null;
-    try {
-      for await (const part of await ollama.chat({ model: STUCK, messages: HI, stream: true })) content += part.message.content;
-    } catch (err) {
-      error = err;
-    }
+    ({ content, error } = await readUntilError(ollama.chat({ model: STUCK, messages: HI, stream: true }), (part) => part.message.content));
     t.equal(content, 'Hello from stuck token 1', 'ollama: the lines sent before the silence arrived');
     t.type(error, Error, 'ollama: the stream throws');
     t.match(String((error as Error | null)?.message), /idle_timeout/, 'ollama: on corral\'s final {"error": …} line');

@@ -1,19 +1,9 @@
 import t from 'tap';
-import { ConfigError } from '../../../src/core/errors.js';
 import { ENV_OVERRIDES } from '../../../src/config/env.js';
 import { parseConfig } from '../../../src/config/load.js';
+import { parseProblems as problems } from '../../helpers/config.js';
 
 const base = { server: { port: 9000 }, endpoints: [{ name: 'file', url: 'http://h:1' }] };
-
-function problems(raw: unknown, env: NodeJS.ProcessEnv): readonly string[] {
-  try {
-    parseConfig(raw, env);
-  } catch (err) {
-    if (err instanceof ConfigError) return err.problems;
-    throw err;
-  }
-  throw new Error('expected a ConfigError');
-}
 
 t.test('each documented variable overrides its key', async (t) => {
   const c = parseConfig(base, {

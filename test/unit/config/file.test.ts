@@ -1,18 +1,11 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import t from 'tap';
-import { ConfigError } from '../../../src/core/errors.js';
+import type { ConfigError } from '../../../src/core/errors.js';
 import { loadConfigFile } from '../../../src/config/load.js';
+import { configError } from '../../helpers/config.js';
 
-function loadError(path: string, env: NodeJS.ProcessEnv = {}): ConfigError {
-  try {
-    loadConfigFile(path, env);
-  } catch (err) {
-    if (err instanceof ConfigError) return err;
-    throw err;
-  }
-  throw new Error('expected a ConfigError');
-}
+const loadError = (path: string, env: NodeJS.ProcessEnv = {}): ConfigError => configError(() => loadConfigFile(path, env));
 
 t.test('a YAML syntax error names the file and the line', async (t) => {
   const dir = t.testdir({

@@ -1,20 +1,10 @@
 import { writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import t from 'tap';
-import { ConfigError } from '../../../src/core/errors.js';
 import { defaultConfig, loadConfigFile, parseConfig } from '../../../src/config/load.js';
+import { parseProblems as problems } from '../../helpers/config.js';
 
 const endpoints = [{ name: 'a', url: 'http://h:1' }];
-
-function problems(raw: unknown, env: NodeJS.ProcessEnv = {}): readonly string[] {
-  try {
-    parseConfig(raw, env);
-  } catch (err) {
-    if (err instanceof ConfigError) return err.problems;
-    throw err;
-  }
-  throw new Error('expected a ConfigError');
-}
 
 t.test('state.file: null by default, a path otherwise', async (t) => {
   t.equal(defaultConfig(endpoints).state.file, null);

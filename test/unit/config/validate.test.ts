@@ -1,20 +1,7 @@
 import t from 'tap';
 import { ConfigError } from '../../../src/core/errors.js';
 import { defaultConfig, parseConfig } from '../../../src/config/load.js';
-
-function problems(raw: unknown, env: NodeJS.ProcessEnv = {}): readonly string[] {
-  return problemsOf(() => parseConfig(raw, env));
-}
-
-function problemsOf(build: () => unknown): readonly string[] {
-  try {
-    build();
-  } catch (err) {
-    if (err instanceof ConfigError) return err.problems;
-    throw err;
-  }
-  throw new Error('expected a ConfigError');
-}
+import { parseProblems as problems, problemsOf } from '../../helpers/config.js';
 
 t.test('every problem is listed at once, each with its exact key path', async (t) => {
   const list = problems({
