@@ -5,6 +5,11 @@
  *   npx tsc -p tsconfig.json
  *   node dist/perf/cpu.js [--rounds 3] [--duration 5] [--concurrency 32] [--workers 0,2]
  *        [--load auto|wrk|autocannon] [--backend auto|nginx|uws] [--threads 1] [--warmup 1]
+ *        [--baselines 1]
+ *
+ * With --baselines 1 (the default), nginx (2 workers) and HAProxy (2 threads) as reverse proxies
+ * in front of the same backend are measured the same way (their whole process tree), when
+ * installed: what "CPU per request" costs a proxy that makes the same two sends per request.
  *
  * For each corral mode (--workers: 0 = inline, N = primary + N workers), each its own process
  * group in front of the zero backend: the load generator (its own process) drives POST /api/chat
@@ -18,9 +23,10 @@
 import { int, intList, type OptionsOf } from './lib/args.js';
 import { loadFlag, runLoad } from './lib/load.js';
 import { httpGet } from './lib/net.js';
-import { cpuMicrosOf, hasProc } from './lib/proc.js';
+import { cpuMicrosOf, hasProc, processTree } from './lib/proc.js';
 import { loadAverage, machineNote, runMain, writeResult } from './lib/run.js';
-import { backendFlag, corralPids, startCorralBench, startZeroBackend, stopAll, type CorralServer, type Server } from './lib/servers.js';
+import { backendFlag, corralPids, startCorralBench, startHaproxy, startNginxProxy, startZeroBackend, stopAll, type CorralServer, type Server } from './lib/servers.js';
+import { which } from './lib/tools.js';
 import { cell, markdownTable, median } from './lib/table.js';
 import { CHAT_BODY, CHAT_PATH } from './fixtures/zero-bodies.js';
 
@@ -33,10 +39,12 @@ const FLAGS = {
   backend: backendFlag(),
   threads: int(1, 1),
   warmupS: int(1, 0, 'warmup'),
+  baselines: int(1, 0),
 };
 type Options = OptionsOf<typeof FLAGS>;
 
 interface Sample {
+  target: string;
   workers: number;
   round: number;
   requests: number;
@@ -63,12 +71,19 @@ async function main(opt: Options): Promise<number> {
   try {
     const backend = await startZeroBackend(opt.backend);
     servers.push(backend);
-    const corrals: CorralServer[] = [];
+    const targets: Server[] = [];
     for (const w of opt.workers) {
       const s = await startCorralBench(backend.port, { workers: w });
       servers.push(s);
-      corrals.push(s);
+      targets.push(s);
     }
+    if (opt.baselines > 0) {
+      if (which('nginx') !== null) targets.push(await startNginxProxy(backend.port, 2));
+      if (which('haproxy') !== null) targets.push(await startHaproxy(backend.port, 2));
+      for (const s of targets) if (!servers.includes(s)) servers.push(s);
+    }
+    const isCorral = (s: Server): s is CorralServer => 'managementPort' in s;
+    const corrals = targets;
     process.stdout.write(`perf/cpu: ${opt.rounds} round(s) × ${corrals.map((c) => c.name).join(', ')}; POST ${CHAT_PATH} at c=${opt.concurrency} `
       + `for ${opt.durationS} s; load: ${opt.load}; backend: ${backend.name}\nmachine: ${machineNote()}\n`);
     const spec = (s: Server, durationS: number) => ({
@@ -82,18 +97,18 @@ async function main(opt: Options): Promise<number> {
       const order = round % 2 === 0 ? corrals : [...corrals].reverse();
       for (const s of order) {
         // Re-read the pids each round: a worker restarted by the supervisor has a new one.
-        const pids = await corralPids(s.child.proc.pid!, s.managementPort);
-        const before2xx = await corral2xx(s);
+        const pids = isCorral(s) ? await corralPids(s.child.proc.pid!, s.managementPort) : processTree(s.child.proc.pid!);
+        const before2xx = isCorral(s) ? await corral2xx(s) : null;
         const before = cpuMicrosOf(pids);
         const r = await runLoad(opt.load, spec(s, opt.durationS));
         const after = cpuMicrosOf(pids);
-        const after2xx = await corral2xx(s);
+        const after2xx = isCorral(s) ? await corral2xx(s) : null;
         if (before.missing.length + after.missing.length > 0) {
           throw new Error(`${s.name}: process(es) ${[...before.missing, ...after.missing].join(', ')} vanished during the window`);
         }
         const cpuUs = after.total - before.total;
         const sample: Sample = {
-          workers: s.workers, round, requests: r.requests,
+          target: s.name, workers: isCorral(s) ? s.workers : -1, round, requests: r.requests,
           corral2xx: before2xx !== null && after2xx !== null ? after2xx - before2xx : null,
           cpuUs, usPerRequest: r.requests > 0 ? cpuUs / r.requests : NaN, cores: cpuUs / (r.durationS * 1e6),
           reqPerSec: r.reqPerSec, errors: r.errors,
@@ -105,11 +120,11 @@ async function main(opt: Options): Promise<number> {
       }
     }
     const rows = corrals.map((s) => {
-      const mine = samples.filter((x) => x.workers === s.workers);
-      return [s.name, String(s.pids.length), cell(median(mine.map((x) => x.usPerRequest)), 1), cell(median(mine.map((x) => x.cores)), 2),
+      const mine = samples.filter((x) => x.target === s.name);
+      return [s.name, String(isCorral(s) ? s.pids.length : processTree(s.child.proc.pid!).length), cell(median(mine.map((x) => x.usPerRequest)), 1), cell(median(mine.map((x) => x.cores)), 2),
         cell(median(mine.map((x) => x.reqPerSec))), String(mine.reduce((a, x) => a + x.errors, 0))];
     });
-    process.stdout.write(`\n${markdownTable(['corral', 'processes', 'CPU per request (µs)', 'cores busy', 'req/s', 'errors'], rows)}\n\n`);
+    process.stdout.write(`\n${markdownTable(['target', 'processes', 'CPU per request (µs)', 'cores busy', 'req/s', 'errors'], rows)}\n\n`);
     process.stdout.write('target (issue 4): CPU per request ≤ 30 µs\n');
     const file = writeResult('cpu', { date: new Date().toISOString(), machine: machineNote(), options: opt, samples });
     const errors = samples.reduce((a, x) => a + x.errors, 0);

@@ -3,7 +3,7 @@
  * Read from outside, so measuring never runs code inside the process being measured.
  */
 import { execFileSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 
 let clockTicks = 0;
 
@@ -34,6 +34,31 @@ export function cpuMicros(pid: number): number | null {
   // rest[0] is field 3 (state): utime is field 14 → rest[11], stime field 15 → rest[12].
   const ticks = Number(rest[11]) + Number(rest[12]);
   return (ticks * 1_000_000) / clkTck();
+}
+
+/** `pid` and all its descendants (from /proc/PID/task/TID/children), e.g. nginx's master and workers. */
+export function processTree(pid: number): number[] {
+  const out: number[] = [];
+  const visit = (p: number): void => {
+    out.push(p);
+    let tasks: string[];
+    try {
+      tasks = readdirSync(`/proc/${p}/task`);
+    } catch {
+      return;
+    }
+    for (const tid of tasks) {
+      let children = '';
+      try {
+        children = readFileSync(`/proc/${p}/task/${tid}/children`, 'utf8');
+      } catch {
+        continue;
+      }
+      for (const c of children.split(' ')) if (c.trim() !== '') visit(Number(c));
+    }
+  };
+  visit(pid);
+  return out;
 }
 
 /** Sum of cpuMicros over `pids`; a vanished process counts as null (the caller decides). */
