@@ -10,7 +10,7 @@ import { midStreamErrorChunk } from '../protocol/error-body.js';
 import type { ModelRoute, RoutingTable } from '../routing/routing-table.js';
 import { classifyFailure, FailureKind, isRetryableStatus } from '../upstream/error-class.js';
 import { CorralError, UpstreamError, UpstreamTimeoutError } from '../core/errors.js';
-import { Counter, Histogram } from '../state/stats.js';
+import { Counter } from '../state/stats.js';
 import type { Proxy } from './proxy.js';
 import { UpstreamAttempt } from './upstream-attempt.js';
 
@@ -23,9 +23,10 @@ const RETRYING = new AttemptAbandoned('retrying on another endpoint');
 const CLIENT_GONE = new AttemptAbandoned('client disconnected');
 
 /**
- * One proxied request from endpoint selection to the last byte: each try is an UpstreamAttempt
- * (undici's handler; no closures per request); the exchange retries on another endpoint while nothing has reached the
- * client, passes the body through chunk by chunk with backpressure, and records the outcome.
+ * One proxied request from endpoint selection to the last byte. Each try is an UpstreamAttempt
+ * (undici's handler; no closures per request). The exchange retries on another endpoint while
+ * nothing has reached the client, passes the body through chunk by chunk with backpressure, and
+ * records the outcome.
  */
 export class Exchange {
   readonly proxy: Proxy;
@@ -97,6 +98,12 @@ export class Exchange {
       return this.finish();
     }
     this.endpoint = e;
+    // Nothing a previous try received may leak into this one (a body held before a reset).
+    this.upstreamStatus = 0;
+    this.upstreamHeaders = null;
+    this.upstreamLength = -1;
+    this.heldBody = null;
+    this.firstByteAt = 0;
     r.endpointName = this.table.endpointNames[e]!;
     r.routeLabel = proxy.selector.route;
     proxy.segment.endpoints.acquire(e);

@@ -6,7 +6,7 @@
 // Raw sockets are used wherever a real client would refuse to send the bytes.
 import { once } from 'node:events';
 import { readFileSync } from 'node:fs';
-import { connect, type Socket } from 'node:net';
+import { connect } from 'node:net';
 import t, { type Test } from 'tap';
 import { Client } from 'undici';
 import { startBackends, startCorral } from '../helpers/corral-process.js';
