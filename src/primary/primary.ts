@@ -3,7 +3,6 @@ import type { Control } from '../core/control.js';
 import { ConfigError } from '../core/errors.js';
 import { loadConfigFile } from '../config/load.js';
 import { createSegment, releaseSegment, segmentName, sweepStaleSegments, type Segment } from '../state/segment.js';
-import { EndpointState } from '../state/endpoints.js';
 import { createLogger, type Logger } from '../observe/logger.js';
 import { buildStatus } from '../observe/status.js';
 import { ManagementServer } from '../server/management-server.js';
@@ -131,9 +130,7 @@ class Primary implements RunningCorral {
   }
 
   healthyEndpoints(): number {
-    let healthy = 0;
-    for (const i of this.registry.indices()) if (this.segment.endpoints.state(i) === EndpointState.Healthy) healthy++;
-    return healthy;
+    return this.segment.endpoints.healthyCount(this.registry.span());
   }
 
   status(): Promise<unknown> {

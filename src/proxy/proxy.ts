@@ -183,11 +183,7 @@ export class Proxy implements RequestHandler {
   }
 
   healthyEndpoints(): number {
-    const endpoints = this.segment.endpoints;
-    const n = this.segment.header.endpointCount();
-    let healthy = 0;
-    for (let i = 0; i < n; i++) if (endpoints.state(i) === EndpointState.Healthy) healthy++;
-    return healthy;
+    return this.segment.endpoints.healthyCount(this.segment.header.endpointCount());
   }
 
   /** The error for a select() that found nothing, by reason. */

@@ -1,7 +1,6 @@
 import { performance } from 'node:perf_hooks';
 import { loadUws, type HttpRequest, type HttpResponse, type TemplatedApp, type us_listen_socket } from './uws.js';
 import { ClientRequest } from './client-request.js';
-import { sendJson } from './response.js';
 import type { Config } from '../config/types.js';
 
 /** What the server hands complete requests to. Implemented by the proxy. */
@@ -177,4 +176,3 @@ function readBody(r: ClientRequest, chunk: ArrayBuffer, isLast: boolean, max: nu
   handler.onRequest(r);
 }
 
-export { sendJson };

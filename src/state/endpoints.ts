@@ -177,6 +177,13 @@ export class EndpointTable {
     Atomics.store(this.#i32, i * ENDPOINT_STRIDE + E_CONSECUTIVE_FAILURES, 0);
   }
 
+  /** Endpoints in rows [0, span) that are Healthy (readiness; rows of removed endpoints are Draining). */
+  healthyCount(span: number): number {
+    let healthy = 0;
+    for (let i = 0; i < span; i++) if (this.state(i) === EndpointState.Healthy) healthy++;
+    return healthy;
+  }
+
   /** Zeroes every field, reserved ones included (used when an index is (re)assigned). */
   reset(i: number): void {
     const base = i * ENDPOINT_STRIDE;
