@@ -21,7 +21,7 @@
  * targets (coalescing by corral shows as more such reads than direct).
  */
 import { performance } from 'node:perf_hooks';
-import { Client } from 'undici';
+import { Client, Pool } from 'undici';
 import { int, num, type OptionsOf } from './lib/args.js';
 import { startSim, type SimProcess } from './lib/children.js';
 import { loadAverage, machineNote, runMain, writeResult } from './lib/run.js';
@@ -36,6 +36,7 @@ const FLAGS = {
   tps: num(200, 1),
   workers: int(2, 0),
   maxGapMs: num(15, 0, 'max-gap'),
+  warmup: int(2000, 0),
 };
 
 interface Stream {
@@ -53,6 +54,27 @@ interface Stream {
 }
 
 const BODY = JSON.stringify({ model: BENCH_MODEL, stream: true, messages: [{ role: 'user', content: 'hi' }] });
+/** Warm-up: short whole answers, so V8 has optimised every hop's request path before we measure. */
+const WARM_BODY = JSON.stringify({ model: BENCH_MODEL, stream: false, messages: [{ role: 'user', content: 'hi' }], options: { num_predict: 1 } });
+const WARM_CONNECTIONS = 8;
+
+/**
+ * `count` requests over several connections (with 2 workers, SO_REUSEPORT spreads connections,
+ * so every worker gets warm whichever one the measuring connection lands on).
+ */
+async function warmUp(url: string, count: number): Promise<void> {
+  const pool = new Pool(url, { connections: WARM_CONNECTIONS });
+  let next = 0;
+  const lane = async (): Promise<void> => {
+    while (next++ < count) {
+      const res = await pool.request({ path: '/api/chat', method: 'POST', headers: { 'content-type': 'application/json' }, body: WARM_BODY });
+      await res.body.dump();
+      if (res.statusCode !== 200) throw new Error(`warm-up: HTTP ${res.statusCode} from ${url}`);
+    }
+  };
+  await Promise.all(Array.from({ length: WARM_CONNECTIONS }, lane));
+  await pool.close();
+}
 
 function percentile(values: readonly number[], p: number): number | null {
   if (values.length === 0) return null;
@@ -103,7 +125,10 @@ async function main(opt: OptionsOf<typeof FLAGS>): Promise<number> {
     clients.push(direct, through);
     process.stdout.write(`perf/streaming: ${opt.rounds} round(s) × ${opt.streams} stream(s) per target; sim backend ${opt.tokens} tokens `
       + `at ${opt.tps} tokens/s (${(1000 / opt.tps).toFixed(1)} ms apart); ${corral.name}\nmachine: ${machineNote()}\n`);
-    // Warm-up: one stream each (connections, JIT).
+    // Warm-up: a production gateway is warm. Without this, the first streams measure V8 compiling
+    // corral's and undici's request paths (the first ~100 requests cost several times more).
+    await warmUp(`http://127.0.0.1:${sim.port}`, opt.warmup);
+    await warmUp(`http://127.0.0.1:${corral.port}`, opt.warmup);
     await oneStream(direct, 'direct', -1);
     await oneStream(through, 'corral', -1);
 
