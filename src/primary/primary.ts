@@ -62,6 +62,9 @@ class Primary implements RunningCorral {
       maxWorkers: config.server.workers * 2 + 1,
     };
     this.segmentName = this.inline ? null : segmentName(process.pid);
+    // A segment already named after our pid is a dead predecessor's that had the same pid (a
+    // restarted container's PID 1, say): it cannot be ours yet, and creation would fail on it.
+    if (this.segmentName !== null) releaseSegment(this.segmentName);
     this.segment = createSegment(sizes, this.segmentName);
     log.info({ segment: this.segmentName ?? '(in-process)', bytes: this.segment.sab.byteLength }, 'shared segment ready');
     this.registry = new EndpointRegistry(this.segment, config.endpoints);
