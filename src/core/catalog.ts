@@ -31,10 +31,15 @@ export interface CatalogSnapshot {
   readonly openaiModels: readonly unknown[];
   /** Highest Ollama version seen, reported by GET /api/version. */
   readonly ollamaVersion: string;
+  /**
+   * Endpoints whose model list is unknown (never reached, no static `models`): a model missing
+   * from the catalog may be theirs, so "not found" would be a guess — corral answers 503 instead.
+   */
+  readonly undiscovered: number;
 }
 
 export function emptyCatalog(): CatalogSnapshot {
-  return { generation: 0, endpoints: [], models: [], ollamaTags: [], ollamaPs: [], openaiModels: [], ollamaVersion: '0.0.0' };
+  return { generation: 0, endpoints: [], models: [], ollamaTags: [], ollamaPs: [], openaiModels: [], ollamaVersion: '0.0.0', undiscovered: 0 };
 }
 
 /** Ollama treats `llama3.2` and `llama3.2:latest` as one model; so does corral. */

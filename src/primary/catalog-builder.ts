@@ -116,11 +116,13 @@ export class CatalogBuilder {
     const openai = new Map<string, unknown>();
     const ps: unknown[] = [];
     let version = '0.0.0';
+    let undiscovered = 0;
     for (const i of this.#registry.indices()) {
       const cfg = this.#registry.get(i)!;
       const found = this.#models[i];
       const type = this.#types[i]!;
       const names = found?.names ?? cfg.models ?? [];
+      if (found === null && cfg.models === null) undiscovered++;
       endpoints.push({ index: i, name: cfg.name, url: cfg.url, type, models: names });
       const v = this.#versions[i];
       if (v !== null && v !== undefined && newerVersion(v, version)) version = v;
@@ -154,7 +156,7 @@ export class CatalogBuilder {
     seg.header.setModelCount(this.#modelIndex.size);
     return {
       generation: this.#generation, endpoints, models,
-      ollamaTags: [...tags.values()], ollamaPs: ps, openaiModels: [...openai.values()], ollamaVersion: version,
+      ollamaTags: [...tags.values()], ollamaPs: ps, openaiModels: [...openai.values()], ollamaVersion: version, undiscovered,
     };
   }
 }

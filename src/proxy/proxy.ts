@@ -135,6 +135,10 @@ export class Proxy implements RequestHandler {
     const table = this.table;
     const model = table.model(facts.model);
     if (model === undefined) {
+      if (table.undiscovered > 0) {
+        // Some endpoint never answered discovery: the model may well be its. Say so, retryably.
+        throw new NoEndpointError(`model "${facts.model}" is not known to corral and ${table.undiscovered} endpoint(s) have not been reachable to list their models; retry shortly`);
+      }
       throw new ModelNotFoundError(`model "${facts.model}" is not served by any endpoint (GET ${route.dialect === Dialect.Ollama ? '/api/tags' : '/v1/models'} lists them)`);
     }
     let hi = 0;

@@ -29,6 +29,8 @@ export class RoutingTable {
   readonly ollamaPsBody: string;
   readonly openaiModelsBody: string;
   readonly ollamaVersionBody: string;
+  /** Endpoints whose model list is not known yet (see CatalogSnapshot.undiscovered). */
+  readonly undiscovered: number;
   readonly #models: Map<string, ModelRoute>;
 
   constructor(catalog: CatalogSnapshot) {
@@ -62,6 +64,7 @@ export class RoutingTable {
     this.ollamaPsBody = JSON.stringify({ models: catalog.ollamaPs });
     this.openaiModelsBody = JSON.stringify({ object: 'list', data: catalog.openaiModels });
     this.ollamaVersionBody = JSON.stringify({ version: catalog.ollamaVersion });
+    this.undiscovered = catalog.undiscovered;
   }
 
   model(name: string): ModelRoute | undefined {
