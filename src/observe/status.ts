@@ -25,6 +25,11 @@ export function endpointStateName(s: EndpointState): string {
   return STATE_NAMES[s] ?? 'unknown';
 }
 
+/** The `/internal/ready` answer, the same on the API port and the management port. */
+export function readyBody(healthyEndpoints: number): string {
+  return JSON.stringify({ ready: healthyEndpoints > 0, healthy_endpoints: healthyEndpoints });
+}
+
 /**
  * The `/internal/status` document: what an operator needs to see at a glance — each endpoint's
  * state, load and models, each worker, and the request counters summed over every process.

@@ -1,10 +1,10 @@
-import { isUtf8 } from 'node:buffer';
 import { InvalidJsonError, InvalidRequestError, MissingModelError } from '../core/errors.js';
 
 /** Longest model name accepted; real ones are far shorter (`hf.co/org/repo:Q4_K_M`). */
 export const MAX_MODEL_NAME_LENGTH = 256;
 
 const CONTROL_CHARS = /[\u0000-\u001f\u007f]/;
+const UTF8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
 
 /** What routing needs from a request body. One instance per request, every field set here. */
 export class RequestFacts {
@@ -23,12 +23,18 @@ export class RequestFacts {
  */
 export function analyseBody(body: Buffer | null, streamsByDefault: boolean, out: RequestFacts, acceptNameForModel = false): void {
   if (body === null || body.length === 0) throw new InvalidJsonError('request body is empty; expected a JSON object');
-  // JSON is UTF-8 (RFC 8259 §8.1); decoding would silently turn bad bytes into U+FFFD while the
-  // raw bytes went upstream unchanged, so the backend would see something else than corral checked.
-  if (!isUtf8(body)) throw new InvalidJsonError('request body is not valid UTF-8');
+  // JSON is UTF-8 (RFC 8259 §8.1). A lenient decode would silently turn bad bytes into U+FFFD
+  // while the raw bytes went upstream unchanged, so the backend would see something else than
+  // corral checked; the fatal decoder checks and decodes in one pass over the body.
+  let text: string;
+  try {
+    text = UTF8.decode(body);
+  } catch {
+    throw new InvalidJsonError('request body is not valid UTF-8');
+  }
   let parsed: unknown;
   try {
-    parsed = JSON.parse(body.toString('utf8'));
+    parsed = JSON.parse(text);
   } catch (err) {
     throw new InvalidJsonError(`request body is not valid JSON: ${(err as Error).message}`);
   }

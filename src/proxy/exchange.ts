@@ -37,7 +37,8 @@ export class Exchange {
   readonly model: ModelRoute;
   readonly sessionHi: number;
   readonly sessionLo: number;
-  readonly options: Dispatcher.DispatchOptions;
+  /** Request headers for the upstream, shared by every try. */
+  readonly headers: string[];
   endpoint: number;
   /** The live try; events from any other (abandoned) try are ignored. */
   current: UpstreamAttempt | null;
@@ -65,7 +66,7 @@ export class Exchange {
     this.model = model;
     this.sessionHi = sessionHi;
     this.sessionLo = sessionLo;
-    this.options = { path: r.path, method: 'POST', headers, body: r.body, idempotent: false, blocking: true };
+    this.headers = headers;
     this.endpoint = -1;
     this.current = null;
     this.tried = null;
@@ -110,10 +111,13 @@ export class Exchange {
     proxy.segment.holds.hold(proxy.statsSlot, e);
     proxy.segment.endpoints.addRequest(e);
     this.attemptStartedAt = performance.now();
-    this.options.path = target.basePath === '' ? this.pathWithQuery() : target.basePath + this.pathWithQuery();
+    const path = target.basePath === '' ? this.pathWithQuery() : target.basePath + this.pathWithQuery();
     const attempt = new UpstreamAttempt(this);
     this.current = attempt;
-    target.pool.dispatch(this.options, attempt);
+    // Options per try: undici may queue them (all connections busy) and read them later, so a
+    // shared object changed for the next try would send an abandoned one to the wrong path.
+    const options: Dispatcher.DispatchOptions = { path, method: 'POST', headers: this.headers, body: this.r.body, idempotent: false, blocking: true };
+    target.pool.dispatch(options, attempt);
   }
 
   /** The route's own path (a client's trailing slash is not the backend's business) and the query. */
@@ -122,7 +126,8 @@ export class Exchange {
   }
 
   onUpstreamHead(statusCode: number, headers: Buffer[]): void {
-    if (isRetryableStatus(statusCode) && this.canRetry()) {
+    if (isRetryableStatus(statusCode) && this.canRetry()
+      && this.proxy.selector.hasAlternative(this.table, this.model, this.route.dialect, this.tried, this.endpoint)) {
       // The backend is alive but cannot serve (overloaded, its own upstream broken): try another.
       this.proxy.endpointFailed(this.endpoint, this.r.requestId);
       this.retry(RETRYING);
@@ -217,6 +222,7 @@ export class Exchange {
     this.finish();
   }
 
+  /** Retries left and nothing sent yet. (A status retry also needs another endpoint: onUpstreamHead.) */
   canRetry(): boolean {
     return !this.r.headSent && this.r.retries < this.proxy.maxRetries;
   }

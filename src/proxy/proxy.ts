@@ -24,6 +24,7 @@ import { createStrategy } from '../routing/strategies.js';
 import { CircuitBreaker, CircuitChange } from '../routing/circuit-breaker.js';
 import { UpstreamPools } from '../upstream/pools.js';
 import { nextRequestId } from '../observe/request-id.js';
+import { readyBody } from '../observe/status.js';
 import { Exchange } from './exchange.js';
 
 /** Seeds for the session key's two independent 32-bit hashes (a 64-bit key in the segment). */
@@ -54,7 +55,7 @@ export class Proxy implements RequestHandler {
   draining: boolean;
   /** performance.now() of the last request accepted or finished, for the drain's quiet period. */
   lastActivity: number;
-  #onIdle: (() => void) | null;
+  #onIdle: (() => void)[];
 
   constructor(config: Config, segment: Segment, control: Control, log: Logger) {
     this.segment = segment;
@@ -70,7 +71,7 @@ export class Proxy implements RequestHandler {
     this.active = 0;
     this.draining = false;
     this.lastActivity = 0;
-    this.#onIdle = null;
+    this.#onIdle = [];
   }
 
   /** A new catalog from the primary: swap the routing view and align the upstream pools. */
@@ -115,17 +116,14 @@ export class Proxy implements RequestHandler {
   }
 
   onBodyTooLarge(r: ClientRequest): void {
-    if (r.requestId === '') r.requestId = nextRequestId();
     this.sendError(r, dialectOfPath(r.path), new BodyTooLargeError(), true);
   }
 
   onBodyTimeout(r: ClientRequest): void {
-    if (r.requestId === '') r.requestId = nextRequestId();
     this.sendError(r, dialectOfPath(r.path), new RequestTimeoutError(), true);
   }
 
   onHeadersTooLarge(r: ClientRequest): void {
-    if (r.requestId === '') r.requestId = nextRequestId();
     this.sendError(r, dialectOfPath(r.path), new HeadersTooLargeError(), true);
   }
 
@@ -177,7 +175,7 @@ export class Proxy implements RequestHandler {
     }
     if (route.view === InternalView.Ready) {
       const healthy = this.healthyEndpoints();
-      sendJson(r, healthy > 0 ? 200 : 503, JSON.stringify({ ready: healthy > 0, healthy_endpoints: healthy }));
+      sendJson(r, healthy > 0 ? 200 : 503, readyBody(healthy));
       return;
     }
     this.control.status().then(
@@ -199,6 +197,8 @@ export class Proxy implements RequestHandler {
 
   /** An error in the caller's dialect. A 503 that waiting can cure carries Retry-After unless another header is given. */
   sendError(r: ClientRequest, dialect: Dialect, err: CorralError, closeConnection = false, headerName = '', headerValue = ''): void {
+    // Refusals before onRequest (413, 408, 431) still carry a request id.
+    if (r.requestId === '') r.requestId = nextRequestId();
     // An exchange counts its own outcome when it finishes.
     if (r.exchange === null) this.#count(err.status);
     if (headerName === '' && err.status === 503 && err.code !== DialectUnsupportedError.code) {
@@ -243,10 +243,10 @@ export class Proxy implements RequestHandler {
         ttfbMs: ex.firstByteAt === 0 ? null : Math.round((ex.firstByteAt - r.receivedAt) * 100) / 100 }, 'request');
     }
     if (this.draining) this.lastActivity = now;
-    if (--this.active === 0 && this.#onIdle !== null) {
-      const idle = this.#onIdle;
-      this.#onIdle = null;
-      idle();
+    if (--this.active === 0 && this.#onIdle.length > 0) {
+      const waiting = this.#onIdle;
+      this.#onIdle = [];
+      for (const resolve of waiting) resolve();
     }
   }
 
@@ -264,7 +264,7 @@ export class Proxy implements RequestHandler {
   whenIdle(): Promise<void> {
     if (this.active === 0) return Promise.resolve();
     return new Promise((resolve) => {
-      this.#onIdle = resolve;
+      this.#onIdle.push(resolve);
     });
   }
 

@@ -21,6 +21,8 @@ export class Selector {
   readonly #strategy: Strategy;
   readonly #breaker: CircuitBreaker;
   readonly #scratch: Int32Array;
+  #speakers = 0;
+  #healthy = 0;
   /** The `X-Corral-Route` label of the last successful select(). */
   route: string;
 
@@ -33,14 +35,22 @@ export class Selector {
   }
 
   /**
-   * @param sessionHi,sessionLo the session key's two hashes, or 0,0 for no session
-   * @param tried endpoints that already failed this request (never chosen again), or null
-   * @returns an endpoint index, or one of the NO_ENDPOINT_* codes
+   * Would another endpoint than `current` take this request now? Asked before giving up on a
+   * backend's own 502/503/504: with no alternative, its answer is passed through rather than
+   * replaced by corral's. No session pin, no ticket: only the filter.
    */
-  select(table: RoutingTable, model: ModelRoute, dialect: number, sessionHi: number, sessionLo: number, tried: readonly number[] | null): number {
-    const seg = this.#segment;
-    const endpoints = seg.endpoints;
-    const models = seg.models;
+  hasAlternative(table: RoutingTable, model: ModelRoute, dialect: number, tried: readonly number[] | null, current: number): boolean {
+    return this.#candidates(table, model, dialect, tried, current) > 0;
+  }
+
+  /**
+   * Fills the scratch array with the endpoints that serve `model`, speak `dialect`, are healthy,
+   * admitted by their circuit, below max_concurrency, not yet tried and not `exclude`; returns
+   * how many. #speakers and #healthy keep why the others were left out.
+   */
+  #candidates(table: RoutingTable, model: ModelRoute, dialect: number, tried: readonly number[] | null, exclude: number): number {
+    const endpoints = this.#segment.endpoints;
+    const models = this.#segment.models;
     const list = model.endpoints;
     const out = this.#scratch;
     const dialectBit = 1 << dialect;
@@ -53,15 +63,30 @@ export class Selector {
       if ((models.flags(e, model.index) & MODEL_AVAILABLE) === 0) continue;
       speakers++;
       if (endpoints.state(e) !== EndpointState.Healthy) continue;
-      if (tried !== null && tried.includes(e)) continue;
+      if (e === exclude || (tried !== null && tried.includes(e))) continue;
       if (!this.#breaker.admits(e)) continue;
       healthy++;
       if (endpoints.inflight(e) >= endpoints.maxConcurrency(e)) continue;
       out[count++] = e;
     }
+    this.#speakers = speakers;
+    this.#healthy = healthy;
+    return count;
+  }
+
+  /**
+   * @param sessionHi,sessionLo the session key's two hashes, or 0,0 for no session
+   * @param tried endpoints that already failed this request (never chosen again), or null
+   * @returns an endpoint index, or one of the NO_ENDPOINT_* codes
+   */
+  select(table: RoutingTable, model: ModelRoute, dialect: number, sessionHi: number, sessionLo: number, tried: readonly number[] | null): number {
+    const seg = this.#segment;
+    const endpoints = seg.endpoints;
+    const out = this.#scratch;
+    const count = this.#candidates(table, model, dialect, tried, -1);
     if (count === 0) {
-      if (speakers === 0) return list.length === 0 ? NO_ENDPOINT_DOWN : NO_ENDPOINT_DIALECT;
-      return healthy === 0 ? NO_ENDPOINT_DOWN : NO_ENDPOINT_SATURATED;
+      if (this.#speakers === 0) return model.endpoints.length === 0 ? NO_ENDPOINT_DOWN : NO_ENDPOINT_DIALECT;
+      return this.#healthy === 0 ? NO_ENDPOINT_DOWN : NO_ENDPOINT_SATURATED;
     }
     if (sessionHi === 0) {
       this.route = this.#strategy.name;

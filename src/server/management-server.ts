@@ -1,4 +1,8 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { InternalError, MethodNotAllowedError, NotFoundError } from '../core/errors.js';
+import { errorBody } from '../protocol/error-body.js';
+import { Dialect } from '../protocol/dialect.js';
+import { readyBody } from '../observe/status.js';
 
 /** What the management listener asks of the primary. */
 export interface ManagementSource {
@@ -47,27 +51,28 @@ export class ManagementServer {
     const path = (req.url ?? '/').split('?')[0];
     if (req.method !== 'GET' && req.method !== 'HEAD') {
       res.setHeader('allow', 'GET, HEAD');
-      return send(res, 405, { error: { message: `${path} accepts GET and HEAD only`, type: 'invalid_request_error', code: 'CORRAL_ERR_METHOD_NOT_ALLOWED' } });
+      return send(res, 405, errorBody(Dialect.OpenAI, new MethodNotAllowedError(`${path} accepts GET and HEAD only`)));
     }
     switch (path) {
       case '/internal/health':
-        return send(res, 200, { status: 'ok' });
+        return send(res, 200, HEALTH_BODY);
       case '/internal/ready': {
         const healthy = this.#source.healthyEndpoints();
-        return send(res, healthy > 0 ? 200 : 503, { ready: healthy > 0, healthy_endpoints: healthy });
+        return send(res, healthy > 0 ? 200 : 503, readyBody(healthy));
       }
       case '/internal/status':
-        this.#source.status().then((doc) => send(res, 200, doc), (err: Error) =>
-          send(res, 500, { error: { message: err.message, type: 'server_error', code: 'CORRAL_ERR_INTERNAL' } }));
+        this.#source.status().then((doc) => send(res, 200, JSON.stringify(doc)), (err: Error) =>
+          send(res, 500, errorBody(Dialect.OpenAI, new InternalError(err.message))));
         return;
       default:
-        return send(res, 404, { error: { message: `no route for ${req.method} ${path}`, type: 'invalid_request_error', code: 'CORRAL_ERR_NOT_FOUND' } });
+        return send(res, 404, errorBody(Dialect.OpenAI, new NotFoundError(`no route for ${req.method} ${path}`)));
     }
   }
 }
 
-function send(res: ServerResponse, status: number, doc: unknown): void {
-  const body = JSON.stringify(doc);
+const HEALTH_BODY = JSON.stringify({ status: 'ok' });
+
+function send(res: ServerResponse, status: number, body: string): void {
   res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(body) });
   res.end(res.req.method === 'HEAD' ? undefined : body);
 }
