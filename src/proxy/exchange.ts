@@ -9,6 +9,7 @@ import type { RequestFacts } from '../protocol/request-body.js';
 import { midStreamErrorChunk } from '../protocol/error-body.js';
 import type { ModelRoute, RoutingTable } from '../routing/routing-table.js';
 import { classifyFailure, FailureKind, isRetryableStatus } from '../upstream/error-class.js';
+import { NO_ENDPOINT_SATURATED } from '../routing/selector.js';
 import { CorralError, UpstreamError, UpstreamTimeoutError } from '../core/errors.js';
 import { Counter } from '../state/stats.js';
 import type { Proxy } from './proxy.js';
@@ -87,18 +88,34 @@ export class Exchange {
     const proxy = this.proxy;
     const r = this.r;
     if (r.aborted) return this.finish();
-    const e = proxy.selector.select(this.table, this.model, this.route.dialect, this.sessionHi, this.sessionLo, this.tried);
+    const endpoints = proxy.segment.endpoints;
+    // The selector saw a free slot, but another worker may take it first: reserve with one atomic
+    // add and, when that overshoots the cap (max_concurrency, or the half-open trial limit), give
+    // it back and choose again without that endpoint. Rare: only under a race for the last slot.
+    let skipped: number[] | null = null;
+    let e: number;
+    for (;;) {
+      e = proxy.selector.select(this.table, this.model, this.route.dialect, this.sessionHi, this.sessionLo,
+        skipped === null ? this.tried : this.tried === null ? skipped : [...this.tried, ...skipped]);
+      if (e < 0 || endpoints.acquire(e) <= proxy.breaker.capacity(e, endpoints.maxConcurrency(e))) break;
+      endpoints.release(e);
+      (skipped ??= []).push(e);
+    }
     if (e < 0) {
-      proxy.sendError(r, this.route.dialect, this.tried === null ? proxy.noEndpointError(e, this.model.name) :
-        new UpstreamError(`every endpoint that serves "${this.model.name}" failed (${this.tried.length} tried)`));
+      proxy.sendError(r, this.route.dialect,
+        skipped !== null ? proxy.noEndpointError(NO_ENDPOINT_SATURATED, this.model.name)
+          : this.tried === null ? proxy.noEndpointError(e, this.model.name)
+            : new UpstreamError(`every endpoint that serves "${this.model.name}" failed (${this.tried.length} tried)`));
       return this.finish();
     }
+    // Reserved above; releaseEndpoint() gives back both on every path from here.
+    this.endpoint = e;
+    proxy.segment.holds.hold(proxy.statsSlot, e);
     const target = proxy.pools.target(e);
     if (target === undefined) {
       proxy.sendError(r, this.route.dialect, proxy.noEndpointError(-1, this.model.name));
       return this.finish();
     }
-    this.endpoint = e;
     // Nothing a previous try received may leak into this one (a body held before a reset).
     this.upstreamStatus = 0;
     this.upstreamHeaders = null;
@@ -107,8 +124,6 @@ export class Exchange {
     this.firstByteAt = 0;
     r.endpointName = this.table.endpointNames[e]!;
     r.routeLabel = proxy.selector.route;
-    proxy.segment.endpoints.acquire(e);
-    proxy.segment.holds.hold(proxy.statsSlot, e);
     proxy.segment.endpoints.addRequest(e);
     this.attemptStartedAt = performance.now();
     const path = target.basePath === '' ? this.pathWithQuery() : target.basePath + this.pathWithQuery();

@@ -36,6 +36,11 @@ export class CircuitBreaker {
     return endpoints.inflight(e) < this.#trials;
   }
 
+  /** How many requests `e` may have in flight: `max`, or the trial limit while half-open. */
+  capacity(e: number, max: number): number {
+    return this.#endpoints.circuit(e) === CircuitState.HalfOpen ? Math.min(max, this.#trials) : max;
+  }
+
   onFailure(e: number): CircuitChange {
     const endpoints = this.#endpoints;
     const consecutive = endpoints.addFailure(e);

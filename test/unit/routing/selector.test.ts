@@ -89,3 +89,10 @@ t.test('an open circuit keeps a healthy endpoint out of rotation', async (t) => 
   breaker.onFailure(0);
   t.equal(selector.select(table, model, Dialect.Ollama, 0, 0, null), NO_ENDPOINT_DOWN, 'every circuit open: nothing to choose');
 });
+
+t.test('capacity: max_concurrency, or the trial limit while half-open', async (t) => {
+  const { breaker } = world(['ollama', 'ollama']);
+  t.equal(breaker.capacity(0, 32), 32, 'closed: the configured cap');
+  for (let i = 0; i < 3; i++) breaker.onFailure(0);
+  t.equal(breaker.capacity(0, 32), 32, 'open: admits() keeps it out; the cap itself is unchanged');
+});
