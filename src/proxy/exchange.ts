@@ -34,8 +34,9 @@ export class Exchange {
   readonly r: ClientRequest;
   readonly route: Route;
   readonly facts: RequestFacts;
-  readonly table: RoutingTable;
-  readonly model: ModelRoute;
+  /** The routing view this try uses: the latest catalog's (refreshed before a retry). */
+  table: RoutingTable;
+  model: ModelRoute;
   readonly sessionHi: number;
   readonly sessionLo: number;
   /** Request headers for the upstream, shared by every try. */
@@ -88,6 +89,17 @@ export class Exchange {
     const proxy = this.proxy;
     const r = this.r;
     if (r.aborted) return this.finish();
+    if (this.table !== proxy.table) {
+      // The catalog changed since the last try (a reload, a discovery): route with the new view.
+      // Endpoint rows are stable across catalogs (matched by name), so `tried` stays meaningful.
+      const model = proxy.table.model(this.model.name);
+      if (model === undefined) {
+        proxy.sendError(r, this.route.dialect, proxy.noEndpointError(-1, this.model.name));
+        return this.finish();
+      }
+      this.table = proxy.table;
+      this.model = model;
+    }
     const endpoints = proxy.segment.endpoints;
     // The selector saw a free slot, but another worker may take it first: reserve with one atomic
     // add and, when that overshoots the cap (max_concurrency, or the half-open trial limit), give
