@@ -7,6 +7,7 @@ import { createLogger } from '../src/observe/logger.js';
 import { Proxy } from '../src/proxy/proxy.js';
 import { HttpServer, serverOptionsFrom } from '../src/server/http-server.js';
 import { WorkerControl } from '../src/proxy/worker-control.js';
+import { drainAndClose } from '../src/proxy/drain.js';
 import type { PrimaryMessage, WorkerMessage } from '../src/core/ipc.js';
 import type { Config } from '../src/config/types.js';
 
@@ -39,14 +40,8 @@ async function init(m: Extract<PrimaryMessage, { kind: 'init' }>): Promise<void>
 async function drain(): Promise<void> {
   if (draining) return;
   draining = true;
-  server?.stopListening();
-  if (proxy !== null && config !== null) {
-    proxy.startDraining();
-    const timeout = new Promise<void>((resolve) => setTimeout(resolve, config!.server.shutdown_timeout).unref());
-    await Promise.race([proxy.whenQuiet(DRAIN_QUIET_MS), timeout]);
-    server?.closeAll();
-    await proxy.close();
-  }
+  if (server !== null && proxy !== null && config !== null) await drainAndClose(server, proxy, config.server.shutdown_timeout, DRAIN_QUIET_MS);
+  else server?.stopListening();
   process.exit(0);
 }
 

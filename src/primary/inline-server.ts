@@ -5,6 +5,7 @@ import type { Segment } from '../state/segment.js';
 import type { Logger } from '../observe/logger.js';
 import { Proxy } from '../proxy/proxy.js';
 import { HttpServer, serverOptionsFrom } from '../server/http-server.js';
+import { drainAndClose } from '../proxy/drain.js';
 
 /** Inline mode (`server.workers: 0`): the primary serves HTTP itself, one process, for clinic and laptops. */
 export class InlineServer {
@@ -44,14 +45,9 @@ export class InlineServer {
     void old.whenIdle().then(() => old.close());
   }
 
-  async stop(timeoutMs: number): Promise<void> {
-    this.#server.stopListening();
-    this.#proxy.startDraining();
-    let timer: NodeJS.Timeout | undefined;
-    await Promise.race([this.#proxy.whenIdle(), new Promise<void>((resolve) => { timer = setTimeout(resolve, timeoutMs); })]);
-    clearTimeout(timer);
-    this.#server.closeAll();
-    await this.#proxy.close();
+  /** No quiet period: in inline mode nothing else is listening that clients could move to. */
+  stop(timeoutMs: number): Promise<void> {
+    return drainAndClose(this.#server, this.#proxy, timeoutMs, 0);
   }
 }
 

@@ -107,7 +107,7 @@ export class Supervisor {
       if (old.state !== 'listening') continue; // respawning seats come back with the new config anyway
       const fresh = this.#newSeat();
       await this.#fork(fresh);
-      await this.#retire(old);
+      await this.#retire(old, config.server.shutdown_timeout);
     }
   }
 
@@ -119,8 +119,11 @@ export class Supervisor {
     return seat;
   }
 
-  /** Drains one seat's worker and frees its slot; resolves once it has exited. */
-  #retire(seat: Seat): Promise<void> {
+  /**
+   * Drains one seat's worker and frees its slot; resolves once it has exited. A worker still
+   * alive `timeoutMs` plus a grace second later is killed.
+   */
+  #retire(seat: Seat, timeoutMs: number): Promise<void> {
     const w = seat.worker;
     seat.state = 'retiring';
     if (w === null || w.isDead()) {
@@ -129,7 +132,7 @@ export class Supervisor {
     }
     return new Promise((resolve) => {
       seat.onGone = resolve;
-      const killer = setTimeout(() => w.process.kill('SIGKILL'), this.#config.server.shutdown_timeout + 1000);
+      const killer = setTimeout(() => w.process.kill('SIGKILL'), timeoutMs + 1000);
       w.once('exit', () => clearTimeout(killer));
       if (w.isConnected()) w.send({ kind: 'shutdown' } satisfies PrimaryMessage);
       else w.kill('SIGTERM');
@@ -223,20 +226,7 @@ export class Supervisor {
    */
   async shutdown(timeoutMs: number): Promise<void> {
     this.#stopping = true;
-    const exits: Promise<void>[] = [];
-    for (const seat of [...this.#seats]) {
-      const w = seat.worker;
-      if (w === null || w.isDead()) continue;
-      seat.state = 'retiring';
-      exits.push(new Promise((resolve) => w.once('exit', () => resolve())));
-      if (w.isConnected()) w.send({ kind: 'shutdown' } satisfies PrimaryMessage);
-      else w.kill('SIGTERM');
-    }
-    const killer = setTimeout(() => {
-      for (const seat of this.#seats) if (seat.worker !== null && !seat.worker.isDead()) seat.worker.process.kill('SIGKILL');
-    }, timeoutMs + 1000);
-    await Promise.all(exits);
-    clearTimeout(killer);
+    await Promise.all([...this.#seats].map((seat) => this.#retire(seat, timeoutMs)));
   }
 }
 
