@@ -51,7 +51,7 @@ export interface UpstreamConfig {
   readonly connect_timeout: number;  // ms (default 5s)
   readonly first_byte_timeout: number; // ms headers timeout (default 5m: a cold model load is slow)
   readonly idle_timeout: number;     // ms between body chunks (default 2m)
-  readonly connections: number;      // undici pool connections per endpoint per worker (default 64)
+  readonly connections: number;      // keep-alive connections per endpoint per worker (default 64)
 }
 
 export interface CircuitBreakerConfig {

@@ -1,7 +1,5 @@
 import { performance } from 'node:perf_hooks';
 import type { ClientRequest } from '../server/client-request.js';
-import type { Dispatcher } from 'undici';
-import { rawContentLength } from '../server/raw-headers.js';
 import { writeHeadAndChunk, writeChunk, writeHeadAndEnd, endResponse, closeConnection, onDrained } from '../server/response.js';
 import type { Route } from '../protocol/routes.js';
 import { Dialect } from '../protocol/dialect.js';
@@ -15,17 +13,11 @@ import { Counter } from '../state/stats.js';
 import type { Proxy } from './proxy.js';
 import { UpstreamAttempt } from './upstream-attempt.js';
 
-
-/** Why an attempt was abandoned by corral itself (the error undici reports back is ignored). */
-class AttemptAbandoned extends Error {
-  readonly code = 'CORRAL_ATTEMPT_ABANDONED';
-}
-const RETRYING = new AttemptAbandoned('retrying on another endpoint');
-const CLIENT_GONE = new AttemptAbandoned('client disconnected');
+const NO_BODY = Buffer.alloc(0);
 
 /**
  * One proxied request from endpoint selection to the last byte. Each try is an UpstreamAttempt
- * (undici's handler; no closures per request). The exchange retries on another endpoint while
+ * (the upstream pool's request and response receiver; no closures per request). The exchange retries on another endpoint while
  * nothing has reached the client, passes the body through chunk by chunk with backpressure, and
  * records the outcome.
  */
@@ -39,8 +31,8 @@ export class Exchange {
   model: ModelRoute;
   readonly sessionHi: number;
   readonly sessionLo: number;
-  /** Request headers for the upstream, shared by every try. */
-  readonly headers: string[];
+  /** The upstream request's header lines after Host, through the blank line (latin1), shared by every try. */
+  readonly headerBlock: string;
   endpoint: number;
   /** The live try; events from any other (abandoned) try are ignored. */
   current: UpstreamAttempt | null;
@@ -59,7 +51,7 @@ export class Exchange {
   done: boolean;
 
   constructor(proxy: Proxy, r: ClientRequest, route: Route, facts: RequestFacts, table: RoutingTable,
-    model: ModelRoute, sessionHi: number, sessionLo: number, headers: string[]) {
+    model: ModelRoute, sessionHi: number, sessionLo: number, headerBlock: string) {
     this.proxy = proxy;
     this.r = r;
     this.route = route;
@@ -68,7 +60,7 @@ export class Exchange {
     this.model = model;
     this.sessionHi = sessionHi;
     this.sessionLo = sessionLo;
-    this.headers = headers;
+    this.headerBlock = headerBlock;
     this.endpoint = -1;
     this.current = null;
     this.tried = null;
@@ -139,12 +131,9 @@ export class Exchange {
     proxy.segment.endpoints.addRequest(e);
     this.attemptStartedAt = performance.now();
     const path = target.basePath === '' ? this.pathWithQuery() : target.basePath + this.pathWithQuery();
-    const attempt = new UpstreamAttempt(this);
+    const attempt = new UpstreamAttempt(this, `POST ${path} HTTP/1.1\r\nhost: ${target.hostHeader}\r\n${this.headerBlock}`, this.r.body ?? NO_BODY);
     this.current = attempt;
-    // Options per try: undici may queue them (all connections busy) and read them later, so a
-    // shared object changed for the next try would send an abandoned one to the wrong path.
-    const options: Dispatcher.DispatchOptions = { path, method: 'POST', headers: this.headers, body: this.r.body, idempotent: false, blocking: true };
-    target.pool.dispatch(options, attempt);
+    target.pool.dispatch(attempt);
   }
 
   /** The route's own path (a client's trailing slash is not the backend's business) and the query. */
@@ -152,17 +141,17 @@ export class Exchange {
     return this.r.query === '' ? this.route.path : `${this.route.path}?${this.r.query}`;
   }
 
-  onUpstreamHead(statusCode: number, headers: Buffer[]): void {
+  onUpstreamHead(statusCode: number, headers: Buffer[], contentLength: number): void {
     if (isRetryableStatus(statusCode) && this.canRetry()
       && this.proxy.selector.hasAlternative(this.table, this.model, this.route.dialect, this.tried, this.endpoint)) {
       // The backend is alive but cannot serve (overloaded, its own upstream broken): try another.
       this.proxy.endpointFailed(this.endpoint, this.r.requestId);
-      this.retry(RETRYING);
+      this.retry(true);
       return;
     }
     this.upstreamStatus = statusCode;
     this.upstreamHeaders = headers;
-    this.upstreamLength = rawContentLength(headers);
+    this.upstreamLength = contentLength;
   }
 
   /** Returns false to pause the upstream until the client drains (backpressure). */
@@ -175,6 +164,8 @@ export class Exchange {
       if (chunk.length === this.upstreamLength) {
         // The whole (non-streamed) body in one chunk: hold it so head, body and end leave in one
         // send with a Content-Length, instead of a chunked head+chunk send and a terminator send.
+        // The chunk is a view of the connection's read buffer, but holding it is safe: the end of
+        // a Content-Length body comes in the same parse, before that buffer is read into again.
         this.heldBody = chunk;
         return true;
       }
@@ -214,7 +205,7 @@ export class Exchange {
     if (kind === FailureKind.Transport) proxy.markSuspect(this.endpoint);
     if (!r.headSent) {
       if (kind === FailureKind.Transport && this.canRetry()) {
-        this.retry(null);
+        this.retry(false);
         return;
       }
       const error: CorralError = kind === FailureKind.Timeout
@@ -244,7 +235,7 @@ export class Exchange {
 
   /** The client went away: stop the upstream so the GPU stops generating. */
   clientAborted(): void {
-    if (this.current !== null) this.abandon(CLIENT_GONE);
+    if (this.current !== null) this.abandon();
     this.proxy.segment.stats.add(this.proxy.statsSlot, Counter.ClientAborts, 1);
     this.finish();
   }
@@ -255,25 +246,25 @@ export class Exchange {
   }
 
   /**
-   * Gives up the current try (aborting it with `reason` when it is still live) and schedules the
-   * next on another endpoint. The failed endpoint is remembered before it is released — it must
-   * never be chosen again for this request.
+   * Gives up the current try (abandoning it when it is still live) and schedules the next on
+   * another endpoint. The failed endpoint is remembered before it is released — it must never be
+   * chosen again for this request.
    */
-  retry(reason: Error | null): void {
+  retry(abandonCurrent: boolean): void {
     (this.tried ??= []).push(this.endpoint);
-    if (reason !== null) this.abandon(reason);
+    if (abandonCurrent) this.abandon();
     else this.releaseEndpoint();
     this.r.retries++;
     this.proxy.segment.stats.add(this.proxy.statsSlot, Counter.Retries, 1);
-    // Off the undici callback's stack: the next dispatch may hit another pool synchronously.
+    // Off the upstream callback's stack: the next dispatch may hit another pool synchronously.
     process.nextTick(attemptAgain, this);
   }
 
-  abandon(reason: Error): void {
+  abandon(): void {
     const a = this.current;
     this.current = null;
     this.releaseEndpoint();
-    a?.abandon(reason);
+    a?.abandon();
   }
 
   /** The upstream is paused by onUpstreamData returning false; this arranges the resume. */

@@ -145,10 +145,12 @@ export class Proxy implements RequestHandler {
       hi = hash32(r.sessionKey, SESSION_SEED_HI);
       lo = hash32(r.sessionKey, SESSION_SEED_LO);
     }
-    const headers = ['content-type', 'application/json', 'x-request-id', r.requestId];
-    if (r.accept !== '') headers.push('accept', r.accept);
-    if (r.traceparent !== '') headers.push('traceparent', r.traceparent);
-    const ex = new Exchange(this, r, route, facts, table, model, hi, lo, headers);
+    // The upstream request's header block, built once for every try (Host goes before it per try).
+    let headerBlock = `content-type: application/json\r\nx-request-id: ${r.requestId}\r\n`;
+    if (r.accept !== '') headerBlock += `accept: ${r.accept}\r\n`;
+    if (r.traceparent !== '') headerBlock += `traceparent: ${r.traceparent}\r\n`;
+    headerBlock += `content-length: ${r.body === null ? 0 : r.body.length}\r\n\r\n`;
+    const ex = new Exchange(this, r, route, facts, table, model, hi, lo, headerBlock);
     r.exchange = ex;
     this.active++;
     this.segment.stats.add(this.statsSlot, Counter.Requests, 1);

@@ -17,10 +17,8 @@ const SKIPPED = [
 const SKIPPED_BY_LENGTH: Buffer[][] = [];
 for (const name of SKIPPED) (SKIPPED_BY_LENGTH[name.length] ??= []).push(name);
 
-const CONTENT_LENGTH = Buffer.from('content-length', 'latin1');
-
 /** `name` equals the lower-case `lower`, ignoring ASCII case. */
-function equalsLower(name: Buffer, lower: Buffer): boolean {
+export function equalsLower(name: Buffer, lower: Buffer): boolean {
   if (name.length !== lower.length) return false;
   for (let i = 0; i < name.length; i++) {
     let c = name[i]!;
@@ -35,23 +33,4 @@ export function isSkippedHeader(name: Buffer): boolean {
   if (candidates === undefined) return false;
   for (let i = 0; i < candidates.length; i++) if (equalsLower(name, candidates[i]!)) return true;
   return false;
-}
-
-/** The Content-Length in raw headers, or -1 when absent or not a plain decimal number. */
-export function rawContentLength(raw: readonly Buffer[]): number {
-  for (let i = 0; i < raw.length; i += 2) {
-    if (!equalsLower(raw[i]!, CONTENT_LENGTH)) continue;
-    const v = raw[i + 1]!;
-    let n = 0;
-    let digits = 0;
-    for (let k = 0; k < v.length; k++) {
-      const c = v[k]!;
-      if (c === 32 || c === 9) continue; // optional whitespace around the value
-      if (c < 48 || c > 57) return -1;
-      n = n * 10 + (c - 48);
-      digits++;
-    }
-    return digits === 0 ? -1 : n;
-  }
-  return -1;
 }

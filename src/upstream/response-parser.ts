@@ -1,0 +1,426 @@
+import { equalsLower } from '../server/raw-headers.js';
+
+/**
+ * An incremental HTTP/1.x response parser (RFC 9112) for corral's upstream connections: a head
+ * with raw header Buffers, then a body framed by Content-Length, chunked transfer coding, or the
+ * connection's end. Bytes are fed as they are read; body bytes are handed on as views of the
+ * caller's buffer (valid only during the call — the socket reuses its read buffer), never
+ * copied or coalesced, so a streamed token leaves corral in the read that brought it.
+ *
+ * Why not undici's llhttp: per request its WebAssembly parser plus undici's bookkeeping cost
+ * more CPU than everything else corral does (perf/RESULTS.md, "raw upstream client"). Responses
+ * are all corral parses — it only ever sends POSTs — so no request-side or HEAD rules apply.
+ */
+
+/** Receives what the parser finds, synchronously, from within execute(). */
+export interface ResponseSink {
+  /** The final (non-1xx) head. `headers` are [name, value, …] views of one owned copy. */
+  onResponseHead(status: number, headers: Buffer[], contentLength: number): void;
+  /** Body bytes (chunked framing removed), a view valid only during this call. */
+  onResponseData(chunk: Buffer): void;
+  /** The response is complete. */
+  onResponseEnd(): void;
+}
+
+const enum State {
+  Head,
+  Length,
+  ChunkSize,
+  ChunkExtension,
+  ChunkSizeLf,
+  ChunkData,
+  ChunkDataCr,
+  ChunkDataLf,
+  TrailerLineStart,
+  TrailerLine,
+  TrailerEndLf,
+  UntilClose,
+  Done,
+}
+
+const CR = 13;
+const LF = 10;
+const SP = 32;
+const HT = 9;
+const COLON = 58;
+const END_OF_HEAD = Buffer.from('\r\n\r\n', 'latin1');
+const CONTENT_LENGTH = Buffer.from('content-length', 'latin1');
+const TRANSFER_ENCODING = Buffer.from('transfer-encoding', 'latin1');
+const CONNECTION = Buffer.from('connection', 'latin1');
+const KEEP_ALIVE = Buffer.from('keep-alive', 'latin1');
+
+/** A response head larger than this is refused (undici and Node default to 16–64 KiB). */
+export const MAX_HEAD_BYTES = 64 * 1024;
+/** Chunk sizes beyond 2^48 (12 hex digits) are refused: no real chunk is that big. */
+const MAX_CHUNK_SIZE_DIGITS = 12;
+
+export class ResponseParser {
+  readonly sink: ResponseSink;
+  /** Why parsing failed, once it has (execute returned -1). */
+  error: string;
+  /** After a complete response: whether the connection may carry another request. */
+  keepAlive: boolean;
+  /** `Keep-Alive: timeout=N` of the last head, in ms (0 when absent). */
+  keepAliveHintMs: number;
+  /** A head has been received for the current response (timeouts switch from first byte to idle). */
+  headReceived: boolean;
+  #state: State;
+  /** The start of a head split across reads, copied (null when none is pending). */
+  #partialHead: Buffer | null;
+  #remaining: number;
+  #chunkSizeDigits: number;
+
+  constructor(sink: ResponseSink) {
+    this.sink = sink;
+    this.error = '';
+    this.keepAlive = false;
+    this.keepAliveHintMs = 0;
+    this.headReceived = false;
+    this.#state = State.Head;
+    this.#partialHead = null;
+    this.#remaining = 0;
+    this.#chunkSizeDigits = 0;
+  }
+
+  /** Ready for the next response on the same connection. */
+  reset(): void {
+    this.error = '';
+    this.keepAlive = false;
+    this.headReceived = false;
+    this.#state = State.Head;
+    this.#partialHead = null;
+  }
+
+  get done(): boolean {
+    return this.#state === State.Done;
+  }
+
+  /** The body runs until the connection closes (no Content-Length, no chunked coding). */
+  get readsUntilClose(): boolean {
+    return this.#state === State.UntilClose;
+  }
+
+  /** Nothing of the current response has arrived yet. */
+  get idle(): boolean {
+    return this.#state === State.Head && this.#partialHead === null;
+  }
+
+  /** The connection ended: completes a body that runs until close. False when that cuts a response short. */
+  finishAtEof(): boolean {
+    if (this.#state !== State.UntilClose) return false;
+    this.#state = State.Done;
+    this.sink.onResponseEnd();
+    return true;
+  }
+
+  /**
+   * Parses buf[start, end). Returns the offset after the last byte consumed: `end`, or less when
+   * the response completed before the bytes did (the rest is not this response's), or -1 on a
+   * protocol error (see `error`).
+   */
+  execute(buf: Buffer, start: number, end: number): number {
+    let i = start;
+    while (i < end) {
+      switch (this.#state) {
+        case State.Head: {
+          i = this.#readHead(buf, i, end);
+          if (i < 0) return -1;
+          break;
+        }
+        case State.Length: {
+          const n = Math.min(this.#remaining, end - i);
+          this.#remaining -= n;
+          // A whole body in one read: the one view of it.
+          this.sink.onResponseData(buf.subarray(i, i + n));
+          i += n;
+          if (this.#remaining === 0) this.#complete();
+          break;
+        }
+        case State.UntilClose: {
+          this.sink.onResponseData(buf.subarray(i, end));
+          i = end;
+          break;
+        }
+        case State.ChunkData: {
+          const n = Math.min(this.#remaining, end - i);
+          this.#remaining -= n;
+          this.sink.onResponseData(buf.subarray(i, i + n));
+          i += n;
+          if (this.#remaining === 0) this.#state = State.ChunkDataCr;
+          break;
+        }
+        case State.Done:
+          return i;
+        default:
+          i = this.#readChunkFraming(buf, i, end);
+          if (i < 0) return -1;
+      }
+      if (this.done) return i;
+    }
+    return i;
+  }
+
+  #complete(): void {
+    this.#state = State.Done;
+    this.sink.onResponseEnd();
+  }
+
+  #fail(reason: string): number {
+    this.error = reason;
+    this.#state = State.Done;
+    this.keepAlive = false;
+    return -1;
+  }
+
+  /** Chunk-size lines, the CRLF after each chunk, and the trailer section, byte by byte. */
+  #readChunkFraming(buf: Buffer, start: number, end: number): number {
+    let i = start;
+    while (i < end) {
+      const c = buf[i]!;
+      switch (this.#state) {
+        case State.ChunkSize: {
+          const digit = hexValue(c);
+          if (digit >= 0) {
+            if (++this.#chunkSizeDigits > MAX_CHUNK_SIZE_DIGITS) return this.#fail('chunk size too large');
+            this.#remaining = this.#remaining * 16 + digit;
+          } else if (this.#chunkSizeDigits === 0) {
+            return this.#fail('chunk size missing');
+          } else if (c === CR) {
+            this.#state = State.ChunkSizeLf;
+          } else if (c === LF) {
+            i++;
+            return this.#chunkSizeRead(i);
+          } else if (c === 59 /* ; */ || c === SP || c === HT) {
+            this.#state = State.ChunkExtension;
+          } else {
+            return this.#fail('invalid chunk size');
+          }
+          break;
+        }
+        case State.ChunkExtension:
+          // Extensions are ignored (RFC 9112 §7.1.1); skip to the end of the line.
+          if (c === CR) this.#state = State.ChunkSizeLf;
+          else if (c === LF) return this.#chunkSizeRead(i + 1);
+          break;
+        case State.ChunkSizeLf:
+          if (c !== LF) return this.#fail('chunk size line not ended by CRLF');
+          return this.#chunkSizeRead(i + 1);
+        case State.ChunkDataCr:
+          if (c === CR) this.#state = State.ChunkDataLf;
+          else if (c === LF) return this.#nextChunk(i + 1);
+          else return this.#fail('chunk data not followed by CRLF');
+          break;
+        case State.ChunkDataLf:
+          if (c !== LF) return this.#fail('chunk data not followed by CRLF');
+          return this.#nextChunk(i + 1);
+        case State.TrailerLineStart:
+          if (c === CR) this.#state = State.TrailerEndLf;
+          else if (c === LF) {
+            this.#complete();
+            return i + 1;
+          } else this.#state = State.TrailerLine;
+          break;
+        case State.TrailerLine:
+          // Trailer fields are dropped: corral has already sent its head.
+          if (c === LF) this.#state = State.TrailerLineStart;
+          break;
+        case State.TrailerEndLf:
+          if (c !== LF) return this.#fail('trailer section not ended by CRLF');
+          this.#complete();
+          return i + 1;
+        default:
+          return i;
+      }
+      i++;
+    }
+    return i;
+  }
+
+  #chunkSizeRead(next: number): number {
+    this.#state = this.#remaining === 0 ? State.TrailerLineStart : State.ChunkData;
+    return next;
+  }
+
+  #nextChunk(next: number): number {
+    this.#state = State.ChunkSize;
+    this.#remaining = 0;
+    this.#chunkSizeDigits = 0;
+    return next;
+  }
+
+  /** Finds the end of the head (across reads if need be), parses it, and sets up the body. */
+  #readHead(buf: Buffer, start: number, end: number): number {
+    let head: Buffer;
+    let next: number;
+    const partial = this.#partialHead;
+    if (partial === null) {
+      const at = buf.indexOf(END_OF_HEAD, start);
+      if (at < 0 || at + 4 > end) return this.#keepPartial(buf, start, end);
+      // One owned copy (the read buffer is reused); header views point into it. Keeps the first
+      // CRLF of the terminator so every line ends with one.
+      head = Buffer.allocUnsafe(at + 2 - start);
+      buf.copy(head, 0, start, at + 2);
+      next = at + 4;
+    } else {
+      const joined = Buffer.concat([partial, buf.subarray(start, end)]);
+      const at = joined.indexOf(END_OF_HEAD, Math.max(0, partial.length - 3));
+      if (at < 0) {
+        this.#partialHead = null;
+        return this.#keepPartial(joined, 0, joined.length) < 0 ? -1 : end;
+      }
+      head = joined.subarray(0, at + 2);
+      next = start + (at + 4 - partial.length);
+      this.#partialHead = null;
+    }
+    return this.#parseHead(head) ? next : -1;
+  }
+
+  #keepPartial(buf: Buffer, start: number, end: number): number {
+    if (end - start > MAX_HEAD_BYTES) return this.#fail(`response head larger than ${MAX_HEAD_BYTES} bytes`);
+    this.#partialHead = Buffer.from(buf.subarray(start, end));
+    return end;
+  }
+
+  /** `head` holds the status line and header lines, each ending in CRLF. */
+  #parseHead(head: Buffer): boolean {
+    // "HTTP/1.x SSS[ reason]\r\n"
+    if (head.length < 14 || head[0] !== 72 || head[1] !== 84 || head[2] !== 84 || head[3] !== 80
+      || head[4] !== 47 || head[5] !== 49 || head[6] !== 46 || !isDigit(head[7]!) || head[8] !== SP
+      || !isDigit(head[9]!) || !isDigit(head[10]!) || !isDigit(head[11]!) || (head[12] !== SP && head[12] !== CR)) {
+      this.#fail('invalid status line');
+      return false;
+    }
+    const http10 = head[7] === 48;
+    const status = (head[9]! - 48) * 100 + (head[10]! - 48) * 10 + (head[11]! - 48);
+    let i = head.indexOf(LF, 12) + 1;
+    if (i === 0) {
+      this.#fail('invalid status line');
+      return false;
+    }
+    const headers: Buffer[] = [];
+    let contentLength = -1;
+    let chunked = false;
+    let otherCoding = false;
+    let close = http10;
+    let hintMs = 0;
+    while (i < head.length) {
+      const lineStart = i;
+      const first = head[i]!;
+      if (first === SP || first === HT) {
+        this.#fail('obsolete header line folding');
+        return false;
+      }
+      let colon = -1;
+      while (i < head.length && head[i] !== LF) {
+        if (colon < 0 && head[i] === COLON) colon = i;
+        i++;
+      }
+      // head ends in CRLF, so head[i] is LF here; the value ends before the CR.
+      const lineEnd = head[i - 1] === CR ? i - 1 : i;
+      i++;
+      if (colon <= lineStart || head[colon - 1] === SP || head[colon - 1] === HT) {
+        this.#fail('invalid header line');
+        return false;
+      }
+      let vs = colon + 1;
+      let ve = lineEnd;
+      while (vs < ve && (head[vs] === SP || head[vs] === HT)) vs++;
+      while (ve > vs && (head[ve - 1] === SP || head[ve - 1] === HT)) ve--;
+      const name = head.subarray(lineStart, colon);
+      const value = head.subarray(vs, ve);
+      headers.push(name, value);
+      switch (name.length) {
+        case 14:
+          if (equalsLower(name, CONTENT_LENGTH)) {
+            const n = decimal(value);
+            if (n < 0 || (contentLength >= 0 && n !== contentLength)) {
+              this.#fail('invalid content-length');
+              return false;
+            }
+            contentLength = n;
+          }
+          break;
+        case 17:
+          if (equalsLower(name, TRANSFER_ENCODING)) {
+            // Chunked only when it is the final coding (RFC 9112 §6.3); any other: read to close.
+            if (endsWithChunked(value)) chunked = true;
+            else otherCoding = true;
+          }
+          break;
+        case 10:
+          if (equalsLower(name, CONNECTION)) {
+            if (hasToken(value, 'close')) close = true;
+            else if (http10 && hasToken(value, 'keep-alive')) close = false;
+          } else if (equalsLower(name, KEEP_ALIVE)) {
+            hintMs = keepAliveTimeoutMs(value);
+          }
+          break;
+      }
+    }
+    if (status < 200) {
+      // 1xx informational heads (100 Continue, 103 Early Hints) precede the real one; 101 would
+      // switch protocols, which corral never asks for.
+      if (status === 101) {
+        this.#fail('unexpected 101 Switching Protocols');
+        return false;
+      }
+      return true;
+    }
+    this.headReceived = true;
+    this.keepAliveHintMs = hintMs;
+    if (otherCoding) chunked = false;
+    const bodyless = status === 204 || status === 304;
+    const untilClose = !bodyless && !chunked && (otherCoding || contentLength < 0);
+    this.keepAlive = !close && !untilClose;
+    this.sink.onResponseHead(status, headers, chunked || otherCoding ? -1 : contentLength);
+    if (bodyless || (!chunked && !untilClose && contentLength === 0)) this.#complete();
+    else if (chunked) this.#nextChunk(0);
+    else if (untilClose) this.#state = State.UntilClose;
+    else {
+      this.#state = State.Length;
+      this.#remaining = contentLength;
+    }
+    return true;
+  }
+}
+
+function isDigit(c: number): boolean {
+  return c >= 48 && c <= 57;
+}
+
+function hexValue(c: number): number {
+  if (c >= 48 && c <= 57) return c - 48;
+  const l = c | 0x20;
+  if (l >= 97 && l <= 102) return l - 87;
+  return -1;
+}
+
+/** A plain decimal number (at most 15 digits), or -1. */
+function decimal(v: Buffer): number {
+  if (v.length === 0 || v.length > 15) return -1;
+  let n = 0;
+  for (let i = 0; i < v.length; i++) {
+    const c = v[i]!;
+    if (!isDigit(c)) return -1;
+    n = n * 10 + (c - 48);
+  }
+  return n;
+}
+
+function endsWithChunked(v: Buffer): boolean {
+  return v.length >= 7 && v.toString('latin1', v.length - 7, v.length).toLowerCase() === 'chunked'
+    && (v.length === 7 || v[v.length - 8] === 44 /* , */ || v[v.length - 8] === SP || v[v.length - 8] === HT);
+}
+
+/** A comma-separated header value contains `token` (lower-case), ignoring case. */
+function hasToken(v: Buffer, token: string): boolean {
+  const parts = v.toString('latin1').toLowerCase().split(',');
+  for (let i = 0; i < parts.length; i++) if (parts[i]!.trim() === token) return true;
+  return false;
+}
+
+/** `Keep-Alive: timeout=5, max=100` → 5000; 0 when absent or malformed. */
+function keepAliveTimeoutMs(v: Buffer): number {
+  const m = /(?:^|[,;\s])timeout\s*=\s*(\d+)/i.exec(v.toString('latin1'));
+  return m === null ? 0 : Number(m[1]) * 1000;
+}

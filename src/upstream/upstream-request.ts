@@ -1,0 +1,21 @@
+import type { UpstreamConnection } from './upstream-connection.js';
+
+/**
+ * One request to send upstream and the receiver of its response. The pool and the connection
+ * call these methods; the connection delivers nothing to a request once it was abandoned.
+ */
+export interface UpstreamRequest {
+  /** Request line and header block, ending in the blank line, as latin1 (one byte per char). */
+  readonly requestHead: string;
+  readonly body: Buffer;
+  /** The connection carrying it, once one was assigned (null while queued or connecting). */
+  connection: UpstreamConnection | null;
+  /** Given up by its owner: skip it in the queue; the connection that carries it is destroyed. */
+  abandoned: boolean;
+
+  onUpstreamHead(status: number, headers: Buffer[], contentLength: number): void;
+  /** `chunk` is valid only during the call. Returning false pauses the connection until resume(). */
+  onUpstreamData(chunk: Buffer): boolean;
+  onUpstreamEnd(): void;
+  onUpstreamError(err: Error): void;
+}
