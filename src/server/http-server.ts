@@ -39,10 +39,39 @@ export function serverOptionsFrom(config: Config, port: number = config.server.p
   };
 }
 
-// req.forEach takes a callback; a module-level function and accumulator avoid a closure per request.
+// Every header is read in one req.forEach pass (one call into uWS, not one getHeader per name),
+// through a module-level function and slots: no closure per request. The first occurrence of a
+// header wins, as with getHeader.
 let headerBytes = 0;
-function addHeaderBytes(key: string, value: string): void {
+let wantedRequestId = '';
+let wantedSession = '';
+let seenContentLength = '';
+let seenTransferEncoding = '';
+let seenRequestId = '';
+let seenSession = '';
+let seenTraceparent = '';
+let seenAccept = '';
+function readHeader(key: string, value: string): void {
   headerBytes += key.length + value.length + 4; // ": " and CRLF
+  switch (key) {
+    case 'content-length':
+      if (seenContentLength === '') seenContentLength = value;
+      return;
+    case 'transfer-encoding':
+      if (seenTransferEncoding === '') seenTransferEncoding = value;
+      return;
+    case 'traceparent':
+      if (seenTraceparent === '') seenTraceparent = value;
+      return;
+    case 'accept':
+      if (seenAccept === '') seenAccept = value;
+      return;
+  }
+  if (key === wantedRequestId) {
+    if (seenRequestId === '') seenRequestId = value;
+  } else if (key === wantedSession) {
+    if (seenSession === '') seenSession = value;
+  }
 }
 
 /**
@@ -102,23 +131,28 @@ export class HttpServer {
 
   #accept(res: HttpResponse, req: HttpRequest): void {
     const o = this.#options;
-    const lengthHeader = req.getHeader('content-length');
+    const method = req.getMethod();
+    const path = req.getUrl();
+    const query = req.getQuery() ?? '';
+    headerBytes = path.length + query.length;
+    wantedRequestId = o.requestIdHeader;
+    wantedSession = o.sessionHeader;
+    seenContentLength = seenTransferEncoding = seenRequestId = seenSession = seenTraceparent = seenAccept = '';
+    req.forEach(readHeader);
+    const lengthHeader = seenContentLength;
     const contentLength = lengthHeader === '' ? -1 : Number(lengthHeader);
-    const r = new ClientRequest(res, req.getMethod(), req.getUrl(), req.getQuery() ?? '',
-      Number.isFinite(contentLength) ? contentLength : -1, req.getHeader(o.requestIdHeader),
-      req.getHeader(o.sessionHeader), req.getHeader('traceparent'), req.getHeader('accept'), performance.now());
+    const r = new ClientRequest(res, method, path, query, Number.isFinite(contentLength) ? contentLength : -1,
+      seenRequestId, seenSession, seenTraceparent, seenAccept, performance.now());
     const handler = this.#handler;
     res.onAborted(() => {
       r.aborted = true;
       if (!r.ended) handler.onAborted(r);
     });
-    headerBytes = r.path.length + r.query.length;
-    req.forEach(addHeaderBytes);
     if (headerBytes > o.maxHeaderSize) {
       handler.onHeadersTooLarge(r);
       return;
     }
-    const hasBody = contentLength > 0 || (lengthHeader === '' && req.getHeader('transfer-encoding') !== '');
+    const hasBody = contentLength > 0 || (lengthHeader === '' && seenTransferEncoding !== '');
     if (!hasBody) {
       handler.onRequest(r);
       return;

@@ -1,10 +1,9 @@
 import { STATUS_CODES } from 'node:http';
-import { isSkippedHeader } from './raw-headers.js';
 import type { ClientRequest } from './client-request.js';
 
 /**
  * Every write to a uWS HttpResponse goes through here (STYLE rule 7). Writes made outside a uWS
- * callback (after an await, from undici's callbacks) must be corked, or uWS sends each one as its
+ * callback (after an await, from the upstream client's callbacks) must be corked, or uWS sends each one as its
  * own syscall and warns. `cork` takes a callback; to avoid a closure per write, the arguments go
  * through module-level slots read by module-level functions (cork runs them synchronously).
  */
@@ -39,11 +38,9 @@ function writeHeadNow(r: ClientRequest, status: number, upstream: readonly Buffe
   r.status = status;
   res.writeStatus(statusLine(status));
   if (upstream !== null) {
-    // Raw [name, value, …] Buffers from undici, passed through as they are.
-    for (let i = 0; i < upstream.length; i += 2) {
-      const name = upstream[i]!;
-      if (!isSkippedHeader(name)) res.writeHeader(name, upstream[i + 1]!);
-    }
+    // Raw [name, value, …] Buffers from the upstream response, passed through as they are; the
+    // parser already left out what must not be copied (upstream/raw-headers.ts).
+    for (let i = 0; i < upstream.length; i += 2) res.writeHeader(upstream[i]!, upstream[i + 1]!);
   }
   if (r.requestId !== '') res.writeHeader(H_REQUEST_ID, r.requestId);
   if (r.closeAfter) res.writeHeader(H_CONNECTION, CONNECTION_CLOSE);

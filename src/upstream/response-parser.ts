@@ -1,4 +1,4 @@
-import { equalsLower } from '../server/raw-headers.js';
+import { equalsLowerAt, isSkippedHeader } from './raw-headers.js';
 
 /**
  * An incremental HTTP/1.x response parser (RFC 9112) for corral's upstream connections: a head
@@ -14,7 +14,11 @@ import { equalsLower } from '../server/raw-headers.js';
 
 /** Receives what the parser finds, synchronously, from within execute(). */
 export interface ResponseSink {
-  /** The final (non-1xx) head. `headers` are [name, value, …] views of one owned copy. */
+  /**
+   * The final (non-1xx) head. `headers` are [name, value, …] views of one owned copy, holding only
+   * what a proxy passes on: hop-by-hop and framing headers (which the parser itself consumes) and
+   * the ones uWS writes itself are left out (raw-headers.ts), so they cost no Buffer.
+   */
   onResponseHead(status: number, headers: Buffer[], contentLength: number): void;
   /** Body bytes (chunked framing removed), a view valid only during this call. */
   onResponseData(chunk: Buffer): void;
@@ -48,6 +52,8 @@ const CONTENT_LENGTH = Buffer.from('content-length', 'latin1');
 const TRANSFER_ENCODING = Buffer.from('transfer-encoding', 'latin1');
 const CONNECTION = Buffer.from('connection', 'latin1');
 const KEEP_ALIVE = Buffer.from('keep-alive', 'latin1');
+const CLOSE = Buffer.from('close', 'latin1');
+const CHUNKED = Buffer.from('chunked', 'latin1');
 
 /** A response head larger than this is refused (undici and Node default to 16–64 KiB). */
 export const MAX_HEAD_BYTES = 64 * 1024;
@@ -256,6 +262,7 @@ export class ResponseParser {
     if (partial === null) {
       const at = buf.indexOf(END_OF_HEAD, start);
       if (at < 0 || at + 4 > end) return this.#keepPartial(buf, start, end);
+      if (at + 4 - start > MAX_HEAD_BYTES) return this.#headTooLarge();
       // One owned copy (the read buffer is reused); header views point into it. Keeps the first
       // CRLF of the terminator so every line ends with one.
       head = Buffer.allocUnsafe(at + 2 - start);
@@ -268,6 +275,7 @@ export class ResponseParser {
         this.#partialHead = null;
         return this.#keepPartial(joined, 0, joined.length) < 0 ? -1 : end;
       }
+      if (at + 4 > MAX_HEAD_BYTES) return this.#headTooLarge();
       head = joined.subarray(0, at + 2);
       next = start + (at + 4 - partial.length);
       this.#partialHead = null;
@@ -275,8 +283,12 @@ export class ResponseParser {
     return this.#parseHead(head) ? next : -1;
   }
 
+  #headTooLarge(): number {
+    return this.#fail(`response head larger than ${MAX_HEAD_BYTES} bytes`);
+  }
+
   #keepPartial(buf: Buffer, start: number, end: number): number {
-    if (end - start > MAX_HEAD_BYTES) return this.#fail(`response head larger than ${MAX_HEAD_BYTES} bytes`);
+    if (end - start > MAX_HEAD_BYTES) return this.#headTooLarge();
     this.#partialHead = Buffer.from(buf.subarray(start, end));
     return end;
   }
@@ -326,13 +338,10 @@ export class ResponseParser {
       let ve = lineEnd;
       while (vs < ve && (head[vs] === SP || head[vs] === HT)) vs++;
       while (ve > vs && (head[ve - 1] === SP || head[ve - 1] === HT)) ve--;
-      const name = head.subarray(lineStart, colon);
-      const value = head.subarray(vs, ve);
-      headers.push(name, value);
-      switch (name.length) {
+      switch (colon - lineStart) {
         case 14:
-          if (equalsLower(name, CONTENT_LENGTH)) {
-            const n = decimal(value);
+          if (equalsLowerAt(head, lineStart, colon, CONTENT_LENGTH)) {
+            const n = decimal(head, vs, ve);
             if (n < 0 || (contentLength >= 0 && n !== contentLength)) {
               this.#fail('invalid content-length');
               return false;
@@ -341,21 +350,22 @@ export class ResponseParser {
           }
           break;
         case 17:
-          if (equalsLower(name, TRANSFER_ENCODING)) {
+          if (equalsLowerAt(head, lineStart, colon, TRANSFER_ENCODING)) {
             // Chunked only when it is the final coding (RFC 9112 §6.3); any other: read to close.
-            if (endsWithChunked(value)) chunked = true;
+            if (endsWithChunked(head, vs, ve)) chunked = true;
             else otherCoding = true;
           }
           break;
         case 10:
-          if (equalsLower(name, CONNECTION)) {
-            if (hasToken(value, 'close')) close = true;
-            else if (http10 && hasToken(value, 'keep-alive')) close = false;
-          } else if (equalsLower(name, KEEP_ALIVE)) {
-            hintMs = keepAliveTimeoutMs(value);
+          if (equalsLowerAt(head, lineStart, colon, CONNECTION)) {
+            if (hasToken(head, vs, ve, CLOSE)) close = true;
+            else if (http10 && hasToken(head, vs, ve, KEEP_ALIVE)) close = false;
+          } else if (equalsLowerAt(head, lineStart, colon, KEEP_ALIVE)) {
+            hintMs = keepAliveTimeoutMs(head.toString('latin1', vs, ve));
           }
           break;
       }
+      if (!isSkippedHeader(head, lineStart, colon)) headers.push(head.subarray(lineStart, colon), head.subarray(vs, ve));
     }
     if (status < 200) {
       // 1xx informational heads (100 Continue, 103 Early Hints) precede the real one; 101 would
@@ -395,32 +405,38 @@ function hexValue(c: number): number {
   return -1;
 }
 
-/** A plain decimal number (at most 15 digits), or -1. */
-function decimal(v: Buffer): number {
-  if (v.length === 0 || v.length > 15) return -1;
+/** buf[start, end) as a plain decimal number (at most 15 digits), or -1. */
+function decimal(buf: Buffer, start: number, end: number): number {
+  if (end <= start || end - start > 15) return -1;
   let n = 0;
-  for (let i = 0; i < v.length; i++) {
-    const c = v[i]!;
+  for (let i = start; i < end; i++) {
+    const c = buf[i]!;
     if (!isDigit(c)) return -1;
     n = n * 10 + (c - 48);
   }
   return n;
 }
 
-function endsWithChunked(v: Buffer): boolean {
-  return v.length >= 7 && v.toString('latin1', v.length - 7, v.length).toLowerCase() === 'chunked'
-    && (v.length === 7 || v[v.length - 8] === 44 /* , */ || v[v.length - 8] === SP || v[v.length - 8] === HT);
+/** The transfer-coding list buf[start, end) ends with `chunked`. */
+function endsWithChunked(buf: Buffer, start: number, end: number): boolean {
+  const at = end - 7;
+  if (at < start || !equalsLowerAt(buf, at, end, CHUNKED)) return false;
+  const before = buf[at - 1];
+  return at === start || before === 44 /* , */ || before === SP || before === HT;
 }
 
-/** A comma-separated header value contains `token` (lower-case), ignoring case. */
-function hasToken(v: Buffer, token: string): boolean {
-  const parts = v.toString('latin1').toLowerCase().split(',');
-  for (let i = 0; i < parts.length; i++) if (parts[i]!.trim() === token) return true;
+/** The comma-separated list buf[start, end) contains the lower-case `token`, ignoring case. */
+function hasToken(buf: Buffer, start: number, end: number, token: Buffer): boolean {
+  if (equalsLowerAt(buf, start, end, token)) return true; // the usual single value
+  if (buf.indexOf(44, start) < 0 || buf.indexOf(44, start) >= end) return false;
+  const parts = buf.toString('latin1', start, end).toLowerCase().split(',');
+  const wanted = token.toString('latin1');
+  for (let i = 0; i < parts.length; i++) if (parts[i]!.trim() === wanted) return true;
   return false;
 }
 
 /** `Keep-Alive: timeout=5, max=100` → 5000; 0 when absent or malformed. */
-function keepAliveTimeoutMs(v: Buffer): number {
-  const m = /(?:^|[,;\s])timeout\s*=\s*(\d+)/i.exec(v.toString('latin1'));
+function keepAliveTimeoutMs(v: string): number {
+  const m = /(?:^|[,;\s])timeout\s*=\s*(\d+)/i.exec(v);
   return m === null ? 0 : Number(m[1]) * 1000;
 }

@@ -161,7 +161,9 @@ export class UpstreamConnection implements ResponseSink {
       this.deadline = Infinity;
       return false;
     }
-    this.deadline = coarseNow + (this.parser.headReceived ? this.pool.idleTimeout : this.pool.firstByteTimeout) + deadlineSlack();
+    // The first-byte deadline set at send stands until the whole head is in (a head trickling in
+    // byte by byte does not extend it); after that, every read restarts the idle deadline.
+    if (this.parser.headReceived) this.deadline = coarseNow + this.pool.idleTimeout + deadlineSlack();
     return true;
   }
 
@@ -244,6 +246,8 @@ export class UpstreamConnection implements ResponseSink {
           : `no response head within upstream.first_byte_timeout (${this.pool.firstByteTimeout} ms)`;
       this.fail(new UpstreamClientError(code, message));
     } else if (this.connected ? now - this.idleSince > this.keepAliveMs : now > this.deadline) {
+      // (idleSince is from the coarse clock, so an idle connection may close up to a tick early:
+      // harmless, and on the safe side of the endpoint's own keep-alive timeout.)
       this.destroy();
     }
   }

@@ -1,5 +1,5 @@
 import t from 'tap';
-import { equalsLower, isSkippedHeader } from '../../../src/server/raw-headers.js';
+import { equalsLower, isSkippedHeader } from '../../../src/upstream/raw-headers.js';
 
 t.test('hop-by-hop and framing headers are skipped whatever their case', async (t) => {
   for (const name of ['Connection', 'keep-alive', 'TRANSFER-ENCODING', 'Content-Length', 'date', 'Server', 'uWebSockets', 'TE', 'Trailer', 'Upgrade', 'Proxy-Connection']) {
@@ -15,4 +15,11 @@ t.test('equalsLower compares a name with a lower-case one ignoring ASCII case on
   t.notOk(equalsLower(Buffer.from('Content-Lengths'), Buffer.from('content-length')), 'length differs');
   t.notOk(equalsLower(Buffer.from('content_length'), Buffer.from('content-length')), 'one byte differs');
   t.notOk(equalsLower(Buffer.from([0xc3]), Buffer.from([0xe3])), 'no case folding outside ASCII');
+});
+
+t.test('isSkippedHeader reads a name at offsets inside a larger buffer', async (t) => {
+  const head = Buffer.from('Connection: close\r\nContent-Type: text/plain\r\n', 'latin1');
+  t.ok(isSkippedHeader(head, 0, 10), 'Connection');
+  t.notOk(isSkippedHeader(head, 19, 31), 'Content-Type');
+  t.notOk(isSkippedHeader(head, 0, 9), 'a prefix of a skipped name is not skipped');
 });
