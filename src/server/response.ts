@@ -1,4 +1,4 @@
-import { STATUS_CODES } from 'node:http';
+import { REASON_PHRASES } from './status-lines.js';
 import type { ClientRequest } from './client-request.js';
 
 /**
@@ -10,7 +10,7 @@ import type { ClientRequest } from './client-request.js';
 
 // Status lines encoded once: "200 OK", "503 Service Unavailable", …
 const STATUS_LINES: string[] = [];
-for (const [code, text] of Object.entries(STATUS_CODES)) STATUS_LINES[Number(code)] = `${code} ${text}`;
+for (const [code, text] of Object.entries(REASON_PHRASES)) STATUS_LINES[Number(code)] = `${code} ${text}`;
 function statusLine(status: number): string {
   return STATUS_LINES[status] ?? `${status} Unknown`;
 }
