@@ -46,7 +46,6 @@ const CR = 13;
 const LF = 10;
 const SP = 32;
 const HT = 9;
-const COLON = 58;
 const END_OF_HEAD = Buffer.from('\r\n\r\n', 'latin1');
 const CONTENT_LENGTH = Buffer.from('content-length', 'latin1');
 const TRANSFER_ENCODING = Buffer.from('transfer-encoding', 'latin1');
@@ -309,6 +308,10 @@ export class ResponseParser {
       this.#fail('invalid status line');
       return false;
     }
+    // Lines and colons are found with string searches on a latin1 view of the head (one char per
+    // byte, so offsets are the Buffer's): V8's String indexOf is several times faster than a
+    // byte loop over the Buffer. Names and values stay Buffers (views of `head`).
+    const text = head.toString('latin1');
     const headers: Buffer[] = [];
     let contentLength = -1;
     let chunked = false;
@@ -322,14 +325,12 @@ export class ResponseParser {
         this.#fail('obsolete header line folding');
         return false;
       }
-      let colon = -1;
-      while (i < head.length && head[i] !== LF) {
-        if (colon < 0 && head[i] === COLON) colon = i;
-        i++;
-      }
-      // head ends in CRLF, so head[i] is LF here; the value ends before the CR.
-      const lineEnd = head[i - 1] === CR ? i - 1 : i;
-      i++;
+      // head ends in CRLF, so every line has its LF; the value ends before the CR.
+      const lf = text.indexOf('\n', i);
+      const lineEnd = head[lf - 1] === CR ? lf - 1 : lf;
+      let colon = text.indexOf(':', i);
+      if (colon > lf) colon = -1;
+      i = lf + 1;
       if (colon <= lineStart || head[colon - 1] === SP || head[colon - 1] === HT) {
         this.#fail('invalid header line');
         return false;
