@@ -45,6 +45,8 @@ export class Exchange {
   heldBody: Buffer | null;
   paused: boolean;
   drainHooked: boolean;
+  /** The current try was admitted as a half-open circuit's trial: its success may close the circuit. */
+  trial: boolean;
   attemptStartedAt: number;
   firstByteAt: number;
   bytesOut: number;
@@ -70,6 +72,7 @@ export class Exchange {
     this.heldBody = null;
     this.paused = false;
     this.drainHooked = false;
+    this.trial = false;
     this.attemptStartedAt = 0;
     this.firstByteAt = 0;
     this.bytesOut = 0;
@@ -114,6 +117,7 @@ export class Exchange {
     }
     // Reserved above; releaseEndpoint() gives back both on every path from here.
     this.endpoint = e;
+    this.trial = proxy.breaker.isTrial(e);
     proxy.segment.holds.hold(proxy.statsSlot, e);
     const target = proxy.pools.target(e);
     if (target === undefined) {
@@ -190,7 +194,7 @@ export class Exchange {
     }
     // A 5xx the backend answered itself (not retried) still says it is failing.
     if (this.upstreamStatus >= 500) this.proxy.endpointFailed(this.endpoint, r.requestId);
-    else this.proxy.endpointSucceeded(this.endpoint);
+    else this.proxy.endpointSucceeded(this.endpoint, this.trial);
     this.finish();
   }
 

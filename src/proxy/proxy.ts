@@ -224,8 +224,8 @@ export class Proxy implements RequestHandler {
     }
   }
 
-  endpointSucceeded(endpoint: number): void {
-    if (this.breaker.onSuccess(endpoint) === CircuitChange.Closed) {
+  endpointSucceeded(endpoint: number, trial: boolean): void {
+    if (this.breaker.onSuccess(endpoint, trial) === CircuitChange.Closed) {
       this.log.info({ endpoint: this.table.endpointNames[endpoint] }, 'circuit closed');
     }
   }

@@ -55,10 +55,20 @@ export class CircuitBreaker {
     return CircuitChange.None;
   }
 
-  onSuccess(e: number): CircuitChange {
+  /** Whether a request reserving `e` now is a half-open trial (see onSuccess). */
+  isTrial(e: number): boolean {
+    return this.#endpoints.circuit(e) === CircuitState.HalfOpen;
+  }
+
+  /**
+   * A request to `e` succeeded. Only a trial — a request admitted while the circuit was half-open
+   * — closes a half-open circuit: a request that started before the circuit opened says nothing
+   * about whether the endpoint has recovered since.
+   */
+  onSuccess(e: number, trial: boolean): CircuitChange {
     const endpoints = this.#endpoints;
     if (endpoints.consecutiveFailures(e) !== 0) endpoints.resetConsecutiveFailures(e);
-    if (endpoints.circuit(e) === CircuitState.Closed) return CircuitChange.None;
+    if (!trial || endpoints.circuit(e) === CircuitState.Closed) return CircuitChange.None;
     return endpoints.casCircuit(e, CircuitState.HalfOpen, CircuitState.Closed) ? CircuitChange.Closed : CircuitChange.None;
   }
 }
