@@ -5,11 +5,15 @@
  *   npx tsc -p tsconfig.json
  *   node dist/perf/cpu.js [--rounds 3] [--duration 5] [--concurrency 32] [--workers 0,2]
  *        [--load auto|wrk|autocannon] [--backend auto|nginx|uws] [--threads 1] [--warmup 1]
- *        [--baselines 1]
+ *        [--baselines 1] [--before PATH]
  *
  * With --baselines 1 (the default), nginx (2 workers) and HAProxy (2 threads) as reverse proxies
  * in front of the same backend are measured the same way (their whole process tree), when
  * installed: what "CPU per request" costs a proxy that makes the same two sends per request.
+ *
+ * With --before PATH (another build's dist/src/cli.js, e.g. from `git worktree add`), every corral
+ * mode is also run from that build, named "… (before)", alternating with this one in the same
+ * invocation: an optimisation's before/after.
  *
  * For each corral mode (--workers: 0 = inline, N = primary + N workers), each its own process
  * group in front of the zero backend: the load generator (its own process) drives POST /api/chat
@@ -20,7 +24,7 @@
  * The modes alternate their order between rounds; medians over rounds. /proc counts in ticks of
  * 1/CLK_TCK s (10 ms): with a 5 s window at ~1 core that is < 0.5% resolution.
  */
-import { int, intList, type OptionsOf } from './lib/args.js';
+import { existingFile, int, intList, type OptionsOf } from './lib/args.js';
 import { loadFlag, runLoad } from './lib/load.js';
 import { httpGet } from './lib/net.js';
 import { cpuMicrosOf, hasProc, processTree } from './lib/proc.js';
@@ -40,6 +44,7 @@ const FLAGS = {
   threads: int(1, 1),
   warmupS: int(1, 0, 'warmup'),
   baselines: int(1, 0),
+  before: existingFile(),
 };
 type Options = OptionsOf<typeof FLAGS>;
 
@@ -54,6 +59,7 @@ interface Sample {
   /** CPU as a share of one core over the window (1.0 = one core busy). */
   cores: number;
   reqPerSec: number;
+  p50Ms: number;
   errors: number;
 }
 
@@ -76,6 +82,11 @@ async function main(opt: Options): Promise<number> {
       const s = await startCorralBench(backend.port, { workers: w });
       servers.push(s);
       targets.push(s);
+      if (opt.before !== '') {
+        const b = await startCorralBench(backend.port, { workers: w, cli: opt.before, label: ' (before)' });
+        servers.push(b);
+        targets.push(b);
+      }
     }
     if (opt.baselines > 0) {
       if (which('nginx') !== null) targets.push(await startNginxProxy(backend.port, 2));
@@ -111,7 +122,7 @@ async function main(opt: Options): Promise<number> {
           target: s.name, workers: isCorral(s) ? s.workers : -1, round, requests: r.requests,
           corral2xx: before2xx !== null && after2xx !== null ? after2xx - before2xx : null,
           cpuUs, usPerRequest: r.requests > 0 ? cpuUs / r.requests : NaN, cores: cpuUs / (r.durationS * 1e6),
-          reqPerSec: r.reqPerSec, errors: r.errors,
+          reqPerSec: r.reqPerSec, p50Ms: r.p50Ms, errors: r.errors,
         };
         samples.push(sample);
         process.stdout.write(`round ${round + 1} ${s.name}: ${r.requests} requests (corral counted ${cell(sample.corral2xx)} 2xx), `
@@ -122,9 +133,9 @@ async function main(opt: Options): Promise<number> {
     const rows = corrals.map((s) => {
       const mine = samples.filter((x) => x.target === s.name);
       return [s.name, String(isCorral(s) ? s.pids.length : processTree(s.child.proc.pid!).length), cell(median(mine.map((x) => x.usPerRequest)), 1), cell(median(mine.map((x) => x.cores)), 2),
-        cell(median(mine.map((x) => x.reqPerSec))), String(mine.reduce((a, x) => a + x.errors, 0))];
+        cell(median(mine.map((x) => x.reqPerSec))), cell(median(mine.map((x) => x.p50Ms)), 3), String(mine.reduce((a, x) => a + x.errors, 0))];
     });
-    process.stdout.write(`\n${markdownTable(['target', 'processes', 'CPU per request (µs)', 'cores busy', 'req/s', 'errors'], rows)}\n\n`);
+    process.stdout.write(`\n${markdownTable(['target', 'processes', 'CPU per request (µs)', 'cores busy', 'req/s', 'p50 (ms)', 'errors'], rows)}\n\n`);
     process.stdout.write('target (issue 4): CPU per request ≤ 30 µs\n');
     const file = writeResult('cpu', { date: new Date().toISOString(), machine: machineNote(), options: opt, samples });
     const errors = samples.reduce((a, x) => a + x.errors, 0);

@@ -1,3 +1,5 @@
+import { existsSync } from 'node:fs';
+import { resolve } from 'node:path';
 /** Command-line flags for the benchmarks: strict, with the flag's name in every error. */
 import { parseArgs } from 'node:util';
 
@@ -55,6 +57,17 @@ export function num(def: number, min: number, flag?: string): Flag<number> {
 /** A comma-separated list of integers ≥ `min` (intListArg), its default written the same way. */
 export function intList(def: string, min: number, flag?: string): Flag<number[]> {
   return { flag, default: def, parse: (v, f) => intListArg(v, f, min) };
+}
+
+/** A path to an existing file, or '' (the default) for none. */
+export function existingFile(flag?: string): Flag<string> {
+  return {
+    flag, default: '', parse: (v, f) => {
+      if (v === undefined || v === '') return '';
+      if (!existsSync(v)) throw new Error(`--${f}: no such file: ${v}`);
+      return resolve(v);
+    },
+  };
 }
 
 /** One of `choices` (choiceArg). */

@@ -102,6 +102,10 @@ export interface CorralServer extends Server {
 
 export interface CorralBenchOptions {
   workers: number;
+  /** Another build's dist/src/cli.js (a before/after comparison); CORRAL_CLI by default. */
+  cli?: string;
+  /** Appended to the target's name, e.g. ' (before)'. */
+  label?: string;
   /** `info` prints the startup line; `warn` (default) keeps the benchmark free of log I/O. */
   logLevel?: string;
   /** Extra top-level config sections merged in (tests of one setting). */
@@ -156,8 +160,8 @@ export async function corralPids(primaryPid: number, managementPort: number): Pr
 /** corral (`node dist/src/cli.js --config …`) as its own process group, ready to serve. */
 export async function startCorralBench(backendPort: number, opt: CorralBenchOptions): Promise<CorralServer> {
   const { file, port, managementPort } = await writeCorralConfig(backendPort, opt);
-  const name = opt.workers === 0 ? 'corral inline' : `corral ${opt.workers} workers`;
-  const child = spawnTracked(process.execPath, [CORRAL_CLI, '--config', file], name, { group: true });
+  const name = (opt.workers === 0 ? 'corral inline' : `corral ${opt.workers} workers`) + (opt.label ?? '');
+  const child = spawnTracked(process.execPath, [opt.cli ?? CORRAL_CLI, '--config', file], name, { group: true });
   child.proc.stdout?.resume(); // warn-level lines only; drained so a full pipe never blocks corral
   await waitForCorral(port, managementPort, child);
   const pids = await corralPids(child.proc.pid!, managementPort);

@@ -133,11 +133,7 @@ export class ResponseParser {
           break;
         }
         case State.Length: {
-          const n = Math.min(this.#remaining, end - i);
-          this.#remaining -= n;
-          // A whole body in one read: the one view of it.
-          this.sink.onResponseData(buf.subarray(i, i + n));
-          i += n;
+          i += this.#deliverCounted(buf, i, end);
           if (this.#remaining === 0) this.#complete();
           break;
         }
@@ -147,10 +143,7 @@ export class ResponseParser {
           break;
         }
         case State.ChunkData: {
-          const n = Math.min(this.#remaining, end - i);
-          this.#remaining -= n;
-          this.sink.onResponseData(buf.subarray(i, i + n));
-          i += n;
+          i += this.#deliverCounted(buf, i, end);
           if (this.#remaining === 0) this.#state = State.ChunkDataCr;
           break;
         }
@@ -163,6 +156,17 @@ export class ResponseParser {
       if (this.done) return i;
     }
     return i;
+  }
+
+  /**
+   * Hands on what buf[i, end) holds of the `#remaining` bytes of a Content-Length body or a chunk
+   * (a whole body in one read is one view of it); returns how many bytes that was.
+   */
+  #deliverCounted(buf: Buffer, i: number, end: number): number {
+    const n = Math.min(this.#remaining, end - i);
+    this.#remaining -= n;
+    this.sink.onResponseData(buf.subarray(i, i + n));
+    return n;
   }
 
   #complete(): void {
