@@ -4,7 +4,7 @@ import type { Config } from '../config/types.js';
 import type { Control } from '../core/control.js';
 import {
   CorralError, DialectUnsupportedError, InternalError, MethodNotAllowedError, ModelNotFoundError,
-  NoEndpointError, NotFoundError, BodyTooLargeError, HeadersTooLargeError, RequestTimeoutError,
+  NoEndpointError, NotFoundError, BodyTooLargeError, HeadersTooLargeError, RequestTimeoutError, InvalidRequestError,
 } from '../core/errors.js';
 import { emptyCatalog, type CatalogSnapshot } from '../core/catalog.js';
 import type { Segment } from '../state/segment.js';
@@ -18,6 +18,7 @@ import { findRoute, dialectOfPath, RouteKind, CatalogView, InternalView, type Ro
 import { Dialect } from '../protocol/dialect.js';
 import { errorBody } from '../protocol/error-body.js';
 import { analyseBody, RequestFacts } from '../protocol/request-body.js';
+import { isForwardableHeaderValue, isForwardableQuery } from '../protocol/forwarded-values.js';
 import { RoutingTable } from '../routing/routing-table.js';
 import { Selector, NO_ENDPOINT_DIALECT, NO_ENDPOINT_SATURATED } from '../routing/selector.js';
 import { createStrategy } from '../routing/strategies.js';
@@ -45,6 +46,7 @@ export class Proxy implements RequestHandler {
   readonly selector: Selector;
   readonly breaker: CircuitBreaker;
   readonly pools: UpstreamPools;
+  readonly requestIdHeader: string;
   readonly maxRetries: number;
   readonly statsSlot: number;
   readonly logRequests: boolean;
@@ -65,6 +67,7 @@ export class Proxy implements RequestHandler {
     this.selector = new Selector(segment, createStrategy(config.routing.strategy), this.breaker);
     this.pools = new UpstreamPools(config.upstream);
     this.maxRetries = config.routing.max_retries;
+    this.requestIdHeader = config.server.request_id_header;
     this.statsSlot = control.statsSlot;
     this.logRequests = config.logging.requests;
     this.table = new RoutingTable(emptyCatalog());
@@ -127,6 +130,18 @@ export class Proxy implements RequestHandler {
     this.sendError(r, dialectOfPath(r.path), new HeadersTooLargeError(), true);
   }
 
+  #checkForwardedValues(r: ClientRequest): void {
+    if (r.query !== '' && !isForwardableQuery(r.query)) {
+      throw new InvalidRequestError('query string: must be ASCII (percent-encode other characters)');
+    }
+    if (r.clientRequestId !== '' && !isForwardableHeaderValue(r.clientRequestId)) {
+      r.requestId = nextRequestId(); // not echoed back either
+      throw new InvalidRequestError(`${this.requestIdHeader}: must be printable ASCII`);
+    }
+    if (r.accept !== '' && !isForwardableHeaderValue(r.accept)) throw new InvalidRequestError('accept: must be printable ASCII');
+    if (r.traceparent !== '' && !isForwardableHeaderValue(r.traceparent)) throw new InvalidRequestError('traceparent: must be printable ASCII');
+  }
+
   #forward(r: ClientRequest, route: Route): void {
     const facts = new RequestFacts();
     analyseBody(r.body, route.kind === RouteKind.Inference && route.streamsByDefault, facts, route.kind === RouteKind.ModelInfo);
@@ -146,6 +161,8 @@ export class Proxy implements RequestHandler {
       lo = hash32(r.sessionKey, SESSION_SEED_LO);
     }
     // The upstream request's header block, built once for every try (Host goes before it per try).
+    // Client values are copied as they are, so they must be ASCII (protocol/forwarded-values.ts).
+    this.#checkForwardedValues(r);
     let headerBlock = `content-type: application/json\r\nx-request-id: ${r.requestId}\r\n`;
     if (r.accept !== '') headerBlock += `accept: ${r.accept}\r\n`;
     if (r.traceparent !== '') headerBlock += `traceparent: ${r.traceparent}\r\n`;
@@ -224,8 +241,8 @@ export class Proxy implements RequestHandler {
     }
   }
 
-  endpointSucceeded(endpoint: number, trial: boolean): void {
-    if (this.breaker.onSuccess(endpoint, trial) === CircuitChange.Closed) {
+  endpointSucceeded(endpoint: number, trial: boolean, opening: number): void {
+    if (this.breaker.onSuccess(endpoint, trial, opening) === CircuitChange.Closed) {
       this.log.info({ endpoint: this.table.endpointNames[endpoint] }, 'circuit closed');
     }
   }

@@ -318,6 +318,40 @@ t.test('hostile input', async (t) => {
     await othersServed(t, 'after absurd model names');
   });
 
+  t.test('CR, LF, NUL or non-ASCII in a forwarded header value or the query: the request never reaches a backend', async (t) => {
+    // X-Request-ID, Accept and traceparent are copied into the upstream request head as they are;
+    // uWS must refuse a value that could end a line there (header injection into the backend).
+    const hits: string[] = [];
+    const onRequest = (path: string): void => { if (!PROBE_PATHS.has(path)) hits.push(path); };
+    for (const s of sims) s.on('request', onRequest);
+    t.teardown(() => { for (const s of sims) s.off('request', onRequest); });
+    const valid = JSON.stringify({ model: MODEL, messages: HI, stream: false });
+    for (const name of ['X-Request-ID', 'Accept', 'traceparent']) {
+      for (const bad of ['a\nX-Injected: 1', 'a\rX-Injected: 1', 'a\u0000b']) {
+        const r = await rawHttp(corral.port, rawPost('/api/chat', valid, { [name]: bad }), { idleMs: 15_000 });
+        t.notOk(r.responses.some((x) => x.status === 200), `${name} ${JSON.stringify(bad)}: not served`);
+      }
+    }
+    // uWS hands values over decoded as UTF-8: U+010D U+010A (bytes C4 8D C4 8A) would become CR LF
+    // in the upstream head, written one byte per character. Answered 400, naming what is wrong.
+    const smuggle = 'a\u010d\u010aPOST /api/pull HTTP/1.1\u010d\u010ahost: x';
+    for (const name of ['X-Request-ID', 'Accept', 'traceparent']) {
+      const r = await rawHttp(corral.port, rawPost('/api/chat', valid, { [name]: smuggle }), { responses: 1, idleMs: 15_000 });
+      const answer = fromRaw(r.responses[0]);
+      isError(t, answer, 'ollama', 400, 'CORRAL_ERR_INVALID_REQUEST', `${name} with non-ASCII characters`);
+      t.match(messageOf(answer), new RegExp(name, 'i'), `${name}: the message names the header`);
+      t.not(answer.headers['x-corral-request-id'], smuggle, `${name}: the value is not echoed back`);
+    }
+    const q = await rawHttp(corral.port, rawPost(`/api/chat?x=${smuggle.replace(/ /g, '%20')}`, valid), { responses: 1, idleMs: 15_000 });
+    isError(t, fromRaw(q.responses[0]), 'ollama', 400, 'CORRAL_ERR_INVALID_REQUEST', 'query with non-ASCII characters');
+    t.match(messageOf(fromRaw(q.responses[0])), /query/, 'query: the message names it');
+    t.same(hits, [], 'no backend received any of them');
+    // The same request with clean values is served: the refusals above are about the bytes only.
+    const ok = await rawHttp(corral.port, rawPost('/api/chat', valid, { 'X-Request-ID': 'clean-1' }), { responses: 1, idleMs: 15_000 });
+    t.equal(ok.responses[0]?.status, 200);
+    await othersServed(t, 'after header values with line breaks');
+  });
+
   t.test('path traversal and odd paths: 404 CORRAL_ERR_NOT_FOUND, never a backend hit', async (t) => {
     const hits: string[] = [];
     const onRequest = (path: string): void => { if (!PROBE_PATHS.has(path)) hits.push(path); };
