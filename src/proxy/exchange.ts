@@ -47,6 +47,8 @@ export class Exchange {
   drainHooked: boolean;
   /** The current try was admitted as a half-open circuit's trial: its success may close the circuit. */
   trial: boolean;
+  /** For a trial: which opening of the circuit it tests (CircuitBreaker.openingOf). */
+  trialOpening: number;
   attemptStartedAt: number;
   firstByteAt: number;
   bytesOut: number;
@@ -73,6 +75,7 @@ export class Exchange {
     this.paused = false;
     this.drainHooked = false;
     this.trial = false;
+    this.trialOpening = 0;
     this.attemptStartedAt = 0;
     this.firstByteAt = 0;
     this.bytesOut = 0;
@@ -118,6 +121,7 @@ export class Exchange {
     // Reserved above; releaseEndpoint() gives back both on every path from here.
     this.endpoint = e;
     this.trial = proxy.breaker.isTrial(e);
+    this.trialOpening = this.trial ? proxy.breaker.openingOf(e) : 0;
     proxy.segment.holds.hold(proxy.statsSlot, e);
     const target = proxy.pools.target(e);
     if (target === undefined) {
@@ -194,7 +198,7 @@ export class Exchange {
     }
     // A 5xx the backend answered itself (not retried) still says it is failing.
     if (this.upstreamStatus >= 500) this.proxy.endpointFailed(this.endpoint, r.requestId);
-    else this.proxy.endpointSucceeded(this.endpoint, this.trial);
+    else this.proxy.endpointSucceeded(this.endpoint, this.trial, this.trialOpening);
     this.finish();
   }
 
@@ -204,6 +208,11 @@ export class Exchange {
     const proxy = this.proxy;
     if (r.aborted) return this.finish();
     const kind = classifyFailure(err);
+    if (kind === FailureKind.PoolClosed && this.canRetry()) {
+      // Nothing was sent: not the endpoint's fault. Route again with the new catalog.
+      this.retry(false);
+      return;
+    }
     proxy.endpointFailed(this.endpoint, r.requestId);
     proxy.segment.stats.add(proxy.statsSlot, Counter.UpstreamErrors, 1);
     if (kind === FailureKind.Transport) proxy.markSuspect(this.endpoint);

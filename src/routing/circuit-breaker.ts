@@ -60,15 +60,20 @@ export class CircuitBreaker {
     return this.#endpoints.circuit(e) === CircuitState.HalfOpen;
   }
 
+  /** Which opening of the circuit a trial reserved now belongs to (see onSuccess). */
+  openingOf(e: number): number {
+    return this.#endpoints.circuitOpenedStamp(e);
+  }
+
   /**
-   * A request to `e` succeeded. Only a trial — a request admitted while the circuit was half-open
-   * — closes a half-open circuit: a request that started before the circuit opened says nothing
-   * about whether the endpoint has recovered since.
+   * A request to `e` succeeded. Only a trial of the current opening — a request admitted while
+   * the circuit was half-open, since it last opened — closes a half-open circuit: a request that
+   * started before the circuit (re)opened says nothing about whether the endpoint has recovered.
    */
-  onSuccess(e: number, trial: boolean): CircuitChange {
+  onSuccess(e: number, trial: boolean, opening: number): CircuitChange {
     const endpoints = this.#endpoints;
     if (endpoints.consecutiveFailures(e) !== 0) endpoints.resetConsecutiveFailures(e);
-    if (!trial || endpoints.circuit(e) === CircuitState.Closed) return CircuitChange.None;
+    if (!trial || endpoints.circuit(e) === CircuitState.Closed || endpoints.circuitOpenedStamp(e) !== opening) return CircuitChange.None;
     return endpoints.casCircuit(e, CircuitState.HalfOpen, CircuitState.Closed) ? CircuitChange.Closed : CircuitChange.None;
   }
 }

@@ -159,6 +159,11 @@ export class EndpointTable {
     return Atomics.compareExchange(this.#i32, base + E_CIRCUIT, expected, next) === expected;
   }
 
+  /** When the circuit last opened, as stamped (identifies one opening: see CircuitBreaker.onSuccess). */
+  circuitOpenedStamp(i: number): number {
+    return Atomics.load(this.#i32, i * ENDPOINT_STRIDE + E_CIRCUIT_OPENED_MS);
+  }
+
   /** Milliseconds since the circuit last opened (valid for spans under 24 days: u32 arithmetic). */
   msSinceCircuitOpened(i: number): number {
     return (this.nowMs32() - (Atomics.load(this.#i32, i * ENDPOINT_STRIDE + E_CIRCUIT_OPENED_MS) >>> 0)) >>> 0;

@@ -12,11 +12,13 @@ export const enum FailureKind {
   Timeout,
   /** Anything else (a bug, a malformed response). */
   Other,
+  /** corral closed the endpoint's pool (catalog change, shutdown) before the request was sent: retry, blame no one. */
+  PoolClosed,
 }
 
 const TRANSPORT_CODES = new Set([
   'ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'ENOTFOUND', 'EHOSTUNREACH', 'ENETUNREACH', 'EAI_AGAIN', 'ETIMEDOUT',
-  UPSTREAM_CLOSED, UPSTREAM_CONNECT_TIMEOUT, UPSTREAM_POOL_CLOSED,
+  UPSTREAM_CLOSED, UPSTREAM_CONNECT_TIMEOUT,
 ]);
 const TIMEOUT_CODES = new Set([UPSTREAM_HEADERS_TIMEOUT, UPSTREAM_BODY_TIMEOUT]);
 
@@ -24,6 +26,7 @@ export function classifyFailure(err: unknown): FailureKind {
   const code = (err as { code?: unknown } | null)?.code;
   if (typeof code === 'string') {
     if (TRANSPORT_CODES.has(code)) return FailureKind.Transport;
+    if (code === UPSTREAM_POOL_CLOSED) return FailureKind.PoolClosed;
     if (TIMEOUT_CODES.has(code)) return FailureKind.Timeout;
   }
   return FailureKind.Other;

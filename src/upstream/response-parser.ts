@@ -320,6 +320,7 @@ export class ResponseParser {
     let contentLength = -1;
     let chunked = false;
     let otherCoding = false;
+    let hasTransferEncoding = false;
     let close = http10;
     let hintMs = 0;
     while (i < head.length) {
@@ -329,9 +330,15 @@ export class ResponseParser {
         this.#fail('obsolete header line folding');
         return false;
       }
-      // head ends in CRLF, so every line has its LF; the value ends before the CR.
+      // head ends in CRLF, so every line has its LF; the value ends before the CR. A CR anywhere
+      // else would reach the client inside a header (some clients end lines at a bare CR).
       const lf = text.indexOf('\n', i);
       const lineEnd = head[lf - 1] === CR ? lf - 1 : lf;
+      const cr = text.indexOf('\r', i);
+      if (cr >= 0 && cr < lineEnd) {
+        this.#fail('bare CR in a header line');
+        return false;
+      }
       let colon = text.indexOf(':', i);
       if (colon > lf) colon = -1;
       i = lf + 1;
@@ -357,8 +364,10 @@ export class ResponseParser {
         case 17:
           if (equalsLowerAt(head, lineStart, colon, TRANSFER_ENCODING)) {
             // Chunked only when it is the final coding (RFC 9112 §6.3); any other: read to close.
-            if (endsWithChunked(head, vs, ve)) chunked = true;
-            else otherCoding = true;
+            // Several lines form one list, so the last line's last coding decides.
+            chunked = endsWithChunked(head, vs, ve);
+            otherCoding = !chunked;
+            hasTransferEncoding = true;
           }
           break;
         case 10:
@@ -383,10 +392,11 @@ export class ResponseParser {
     }
     this.headReceived = true;
     this.keepAliveHintMs = hintMs;
-    if (otherCoding) chunked = false;
     const bodyless = status === 204 || status === 304;
     const untilClose = !bodyless && !chunked && (otherCoding || contentLength < 0);
-    this.keepAlive = !close && !untilClose;
+    // Transfer-Encoding wins over Content-Length, but a message with both may be a smuggling
+    // attempt or a broken intermediary (RFC 9112 §6.3): do not reuse the connection after it.
+    this.keepAlive = !close && !untilClose && !(hasTransferEncoding && contentLength >= 0);
     this.sink.onResponseHead(status, headers, chunked || otherCoding ? -1 : contentLength);
     if (bodyless || (!chunked && !untilClose && contentLength === 0)) this.#complete();
     else if (chunked) this.#nextChunk(0);

@@ -191,7 +191,9 @@ export class UpstreamConnection implements ResponseSink {
     this.request = null;
     request.connection = null;
     this.deadline = Infinity;
-    if (reusable && this.parser.keepAlive && !this.pool.closed) {
+    // Reused only when the whole request went out: a backend that answered early (a 413 to a large
+    // body still being written) would read the rest of that body as the next request.
+    if (reusable && this.parser.keepAlive && !this.pool.closed && this.socket.writableLength === 0) {
       const hint = this.parser.keepAliveHintMs;
       // Close a second before the endpoint's own idle timeout would, to avoid racing it.
       this.keepAliveMs = hint > 0 ? Math.min(this.pool.keepAliveMs, Math.max(0, hint - 1000)) : this.pool.keepAliveMs;

@@ -73,6 +73,11 @@ export class UpstreamPool implements DeadlineOwner {
     while (this.#queueHead < this.#queue.length) {
       const next = this.#queue[this.#queueHead]!;
       this.#queue[this.#queueHead++] = undefined;
+      // Under sustained saturation the queue may never empty: drop the consumed front now and then.
+      if (this.#queueHead > 1024 && this.#queueHead * 2 > this.#queue.length) {
+        this.#queue.splice(0, this.#queueHead);
+        this.#queueHead = 0;
+      }
       if (!next.abandoned) return next;
     }
     if (this.#queueHead > 0) {

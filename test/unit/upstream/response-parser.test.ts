@@ -525,5 +525,38 @@ t.test('hop-by-hop, framing and uWS-written headers are consumed, not passed on,
   t.same(sink.heads[0]!.headers, ['X-Kept', '1', 'Content-Type', 'text/plain', 'X-Date', 'd']);
   t.equal(sink.body, 'ok');
   t.equal(parser.keepAliveHintMs, 5000, 'still read for framing and keep-alive');
-  t.ok(parser.keepAlive);
+  t.notOk(parser.keepAlive, 'Content-Length beside Transfer-Encoding: the connection is not reused (RFC 9112 §6.3)');
+});
+
+t.test('review fixes: Transfer-Encoding over two lines, both framings, bare CR', async (t) => {
+  const rec = () => {
+    const r = { status: 0, body: [] as Buffer[], ended: false };
+    const p = new ResponseParser({
+      onResponseHead: (s) => { r.status = s; },
+      onResponseData: (c) => { r.body.push(Buffer.from(c)); },
+      onResponseEnd: () => { r.ended = true; },
+    });
+    return { r, p };
+  };
+  {
+    const { r, p } = rec();
+    const bytes = Buffer.from('HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n', 'latin1');
+    t.equal(p.execute(bytes, 0, bytes.length), bytes.length);
+    t.ok(r.ended, 'gzip on one line, chunked on the next: the last coding is chunked, so chunked framing');
+    t.equal(Buffer.concat(r.body).toString('latin1'), 'hello', 'the framing is removed, not passed on as body');
+  }
+  {
+    const { r, p } = rec();
+    const bytes = Buffer.from('HTTP/1.1 200 OK\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n', 'latin1');
+    t.equal(p.execute(bytes, 0, bytes.length), bytes.length);
+    t.ok(r.ended);
+    t.equal(Buffer.concat(r.body).toString('latin1'), 'hello', 'Transfer-Encoding wins over Content-Length');
+    t.equal(p.keepAlive, false, 'but a response with both is not followed by another on that connection');
+  }
+  {
+    const { p } = rec();
+    const bytes = Buffer.from('HTTP/1.1 200 OK\r\nX-A: a\rSet-Cookie: evil\r\nContent-Length: 0\r\n\r\n', 'latin1');
+    t.equal(p.execute(bytes, 0, bytes.length), -1, 'a bare CR inside a header line is refused');
+    t.match(p.error, /CR/);
+  }
 });

@@ -739,3 +739,31 @@ t.test('close() with only idle connections closes them and resolves', TEST, asyn
   await Promise.all(server.conns.map((c) => c.closed));
   t.pass('both server-side sockets closed');
 });
+
+t.test('an early answer while the request body is still being written: the connection is not reused', TEST, async (t) => {
+  // The backend reads the head, answers 413 with keep-alive and stops reading: the 8 MiB body
+  // cannot all have left. Reusing the connection would make the rest of it the next request.
+  const sockets: net.Socket[] = [];
+  const server = net.createServer((socket) => {
+    sockets.push(socket);
+    socket.on('error', () => {});
+    socket.once('data', () => {
+      socket.pause();
+      socket.write('HTTP/1.1 413 Payload Too Large\r\nContent-Length: 0\r\n\r\n');
+    });
+  });
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  const pool = new UpstreamPool(new URL(`http://127.0.0.1:${(server.address() as net.AddressInfo).port}`), config({}));
+  t.teardown(async () => {
+    for (const s of sockets) s.destroy();
+    await pool.close();
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+  });
+  const big = new TestRequest(Buffer.alloc(8 * 1024 * 1024, 0x61));
+  pool.dispatch(big);
+  await big.settled;
+  t.equal(big.status, 413, 'the early answer reached the caller');
+  t.same(big.events, ['head', 'end']);
+  t.equal(pool.connections.size, 0, 'the connection was closed, not kept for the next request');
+});
