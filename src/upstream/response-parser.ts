@@ -330,15 +330,9 @@ export class ResponseParser {
         this.#fail('obsolete header line folding');
         return false;
       }
-      // head ends in CRLF, so every line has its LF; the value ends before the CR. A CR anywhere
-      // else would reach the client inside a header (some clients end lines at a bare CR).
+      // head ends in CRLF, so every line has its LF; the value ends before the CR.
       const lf = text.indexOf('\n', i);
       const lineEnd = head[lf - 1] === CR ? lf - 1 : lf;
-      const cr = text.indexOf('\r', i);
-      if (cr >= 0 && cr < lineEnd) {
-        this.#fail('bare CR in a header line');
-        return false;
-      }
       let colon = text.indexOf(':', i);
       if (colon > lf) colon = -1;
       i = lf + 1;
@@ -379,7 +373,16 @@ export class ResponseParser {
           }
           break;
       }
-      if (!isSkippedHeader(head, lineStart, colon)) headers.push(head.subarray(lineStart, colon), head.subarray(vs, ve));
+      if (!isSkippedHeader(head, lineStart, colon)) {
+        // A CR inside a header passed on would reach the client (some end lines at a bare CR).
+        // Checked only here: headers the parser consumes never leave corral.
+        const cr = text.indexOf('\r', lineStart);
+        if (cr >= 0 && cr < lineEnd) {
+          this.#fail('bare CR in a header line');
+          return false;
+        }
+        headers.push(head.subarray(lineStart, colon), head.subarray(vs, ve));
+      }
     }
     if (status < 200) {
       // 1xx informational heads (100 Continue, 103 Early Hints) precede the real one; 101 would
