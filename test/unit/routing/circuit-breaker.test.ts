@@ -1,4 +1,4 @@
-import t from 'tap';
+import t, { type Test } from 'tap';
 import { createSegment } from '../../../src/state/segment.js';
 import { CircuitState, EndpointState } from '../../../src/state/endpoints.js';
 import { CircuitBreaker, CircuitChange } from '../../../src/routing/circuit-breaker.js';
@@ -8,6 +8,13 @@ function world(openForMs: number) {
   seg.endpoints.setState(0, EndpointState.Healthy);
   const breaker = new CircuitBreaker(seg.endpoints, { failures: 2, open_for: openForMs, half_open_requests: 1 });
   return { endpoints: seg.endpoints, breaker };
+}
+
+/** Two failures open the circuit; with open_for 0 the next admission turns it half-open. */
+function toHalfOpen(t: Test, breaker: CircuitBreaker): void {
+  breaker.onFailure(0);
+  breaker.onFailure(0);
+  t.ok(breaker.admits(0), 'half-open: a trial is admitted');
 }
 
 t.test('consecutive failures open the circuit; a success in between starts the count again', async (t) => {
@@ -41,18 +48,14 @@ t.test('half-open: only a trial\'s success closes the circuit, not an older requ
 
 t.test('half-open: a failure opens the circuit again', async (t) => {
   const { endpoints, breaker } = world(0);
-  breaker.onFailure(0);
-  breaker.onFailure(0);
-  t.ok(breaker.admits(0));
+  toHalfOpen(t, breaker);
   t.equal(breaker.onFailure(0), CircuitChange.Opened);
   t.equal(endpoints.circuit(0), CircuitState.Open);
 });
 
 t.test('half-open: a trial of an earlier opening does not close the circuit after it reopened', async (t) => {
   const { endpoints, breaker } = world(0);
-  breaker.onFailure(0);
-  breaker.onFailure(0);
-  t.ok(breaker.admits(0));
+  toHalfOpen(t, breaker);
   const oldTrial = { trial: breaker.isTrial(0), opening: breaker.openingOf(0) };
   // Another trial fails: the circuit opens again (a later stamp), then turns half-open again.
   await new Promise((resolve) => setTimeout(resolve, 5)); // the opening stamp has millisecond resolution
