@@ -209,8 +209,11 @@ export class Exchange {
     if (r.aborted) return this.finish();
     const kind = classifyFailure(err);
     if (kind === FailureKind.PoolClosed && this.canRetry()) {
-      // Nothing was sent: not the endpoint's fault. Route again with the new catalog.
-      this.retry(false);
+      // Nothing was sent and the endpoint is not at fault: its pool was replaced (a new URL in a
+      // new catalog). Choose again with the new catalog, this endpoint included.
+      this.releaseEndpoint();
+      r.retries++;
+      process.nextTick(attemptAgain, this);
       return;
     }
     proxy.endpointFailed(this.endpoint, r.requestId);
