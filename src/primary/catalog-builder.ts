@@ -127,14 +127,16 @@ export class CatalogBuilder {
       const v = this.#versions[i];
       if (v !== null && v !== undefined && newerVersion(v, version)) version = v;
       const loaded = new Set((found?.ollamaPs ?? []).map((p) => String(p.name ?? p.model ?? '')));
-      seg.models.clearEndpoint(i);
+      // The row is built aside and written in one pass that touches only changed cells: workers
+      // route from these flags while this runs (ModelTable.writeEndpoint).
+      const row = new Int32Array(this.#maxModels);
       for (const name of names) {
         const column = this.#columnFor(name);
         if (column < 0) {
           this.#log.error({ model: name, max_models: this.#maxModels }, 'model table full: raise state.max_models');
           continue;
         }
-        seg.models.setFlags(i, column, MODEL_AVAILABLE | (loaded.has(name) ? MODEL_LOADED : 0));
+        row[column] = MODEL_AVAILABLE | (loaded.has(name) ? MODEL_LOADED : 0);
         let list = modelEndpoints.get(name);
         if (list === undefined) modelEndpoints.set(name, (list = []));
         list.push(i);
@@ -148,6 +150,7 @@ export class CatalogBuilder {
           openai.set(name, found?.openaiModels.find((m) => m.id === name) ?? { id: name, object: 'model', created, owned_by: type === 'ollama' ? 'library' : cfg.name });
         }
       }
+      seg.models.writeEndpoint(i, row);
       for (const p of found?.ollamaPs ?? []) ps.push(p);
     }
     const models: CatalogModel[] = [];

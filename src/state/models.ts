@@ -25,6 +25,20 @@ export class ModelTable {
     Atomics.store(this.#i32, endpoint * this.#maxModels + model, f);
   }
 
+  /**
+   * Replaces one endpoint's row with `row` (flags by model column), writing only the cells that
+   * change. Each cell goes straight from its old value to its new one: a worker reading while the
+   * primary rebuilds never sees a model that stays available flicker to unavailable (clearing the
+   * row first and setting it again did that, and answered such a request 503).
+   */
+  writeEndpoint(endpoint: number, row: Int32Array): void {
+    const base = endpoint * this.#maxModels;
+    for (let m = 0; m < this.#maxModels; m++) {
+      const next = m < row.length ? row[m]! : 0;
+      if (Atomics.load(this.#i32, base + m) !== next) Atomics.store(this.#i32, base + m, next);
+    }
+  }
+
   clearEndpoint(endpoint: number): void {
     const base = endpoint * this.#maxModels;
     for (let m = 0; m < this.#maxModels; m++) Atomics.store(this.#i32, base + m, 0);
