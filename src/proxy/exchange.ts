@@ -154,7 +154,7 @@ export class Exchange {
       && this.proxy.selector.hasAlternative(this.table, this.model, this.route.dialect, this.tried, this.endpoint)) {
       // The backend is alive but cannot serve (overloaded, its own upstream broken): try another.
       this.proxy.endpointFailed(this.endpoint, this.r.requestId);
-      this.retry(true);
+      this.retry(true, true);
       return;
     }
     this.upstreamStatus = statusCode;
@@ -211,9 +211,7 @@ export class Exchange {
     if (kind === FailureKind.PoolClosed && this.canRetry()) {
       // Nothing was sent and the endpoint is not at fault: its pool was replaced (a new URL in a
       // new catalog). Choose again with the new catalog, this endpoint included.
-      this.releaseEndpoint();
-      r.retries++;
-      process.nextTick(attemptAgain, this);
+      this.retry(false, false);
       return;
     }
     proxy.endpointFailed(this.endpoint, r.requestId);
@@ -221,7 +219,7 @@ export class Exchange {
     if (kind === FailureKind.Transport) proxy.markSuspect(this.endpoint);
     if (!r.headSent) {
       if (kind === FailureKind.Transport && this.canRetry()) {
-        this.retry(false);
+        this.retry(false, true);
         return;
       }
       const error: CorralError = kind === FailureKind.Timeout
@@ -262,12 +260,12 @@ export class Exchange {
   }
 
   /**
-   * Gives up the current try (abandoning it when it is still live) and schedules the next on
-   * another endpoint. The failed endpoint is remembered before it is released — it must never be
+   * Gives up the current try (abandoning it when it is still live) and schedules the next. A
+   * failed endpoint (`excludeEndpoint`) is remembered before it is released — it must never be
    * chosen again for this request.
    */
-  retry(abandonCurrent: boolean): void {
-    (this.tried ??= []).push(this.endpoint);
+  retry(abandonCurrent: boolean, excludeEndpoint: boolean): void {
+    if (excludeEndpoint) (this.tried ??= []).push(this.endpoint);
     if (abandonCurrent) this.abandon();
     else this.releaseEndpoint();
     this.r.retries++;
