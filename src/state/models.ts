@@ -4,6 +4,8 @@ export const MODEL_AVAILABLE = 1;
 export const MODEL_LOADED = 2;
 export const MODEL_LOADING = 4;
 
+const NO_MODELS = new Int32Array(0);
+
 /**
  * One i32 of flags per (endpoint, model) pair, row-major by endpoint, so one endpoint's row is
  * contiguous (clearEndpoint, discovery updates). Written by the primary, read by every worker.
@@ -39,8 +41,8 @@ export class ModelTable {
     }
   }
 
+  /** No model on this endpoint any more (it was removed). */
   clearEndpoint(endpoint: number): void {
-    const base = endpoint * this.#maxModels;
-    for (let m = 0; m < this.#maxModels; m++) Atomics.store(this.#i32, base + m, 0);
+    this.writeEndpoint(endpoint, NO_MODELS);
   }
 }
