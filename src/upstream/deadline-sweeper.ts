@@ -25,9 +25,9 @@ let tickMs = MAX_TICK_MS;
 /** The coarse clock, in performance.now() milliseconds, updated every tick. */
 export let coarseNow = performance.now();
 
-/** The slack added to every deadline: one tick, so a stale `coarseNow` never fires early. */
-export function deadlineSlack(): number {
-  return tickMs;
+/** A deadline `ms` from now on the coarse clock, one tick late so a stale `coarseNow` never fires early. */
+export function deadlineIn(ms: number): number {
+  return coarseNow + ms + tickMs;
 }
 
 function tick(): void {

@@ -28,11 +28,6 @@ export function equalsLowerAt(buf: Buffer, start: number, end: number, lower: Bu
   return true;
 }
 
-/** `name` equals the lower-case `lower`, ignoring ASCII case. */
-export function equalsLower(name: Buffer, lower: Buffer): boolean {
-  return equalsLowerAt(name, 0, name.length, lower);
-}
-
 /** The header name buf[start, end) (the whole Buffer by default) is one corral does not copy to the client. */
 export function isSkippedHeader(buf: Buffer, start = 0, end = buf.length): boolean {
   const candidates = SKIPPED_BY_LENGTH[end - start];

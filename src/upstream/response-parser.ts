@@ -197,8 +197,7 @@ export class ResponseParser {
           } else if (c === CR) {
             this.#state = State.ChunkSizeLf;
           } else if (c === LF) {
-            i++;
-            return this.#chunkSizeRead(i);
+            return this.#chunkSizeRead(i + 1);
           } else if (c === 59 /* ; */ || c === SP || c === HT) {
             this.#state = State.ChunkExtension;
           } else {

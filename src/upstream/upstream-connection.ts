@@ -1,6 +1,6 @@
 import { createRequire } from 'node:module';
 import net, { type Socket } from 'node:net';
-import { coarseNow, deadlineSlack } from './deadline-sweeper.js';
+import { deadlineIn } from './deadline-sweeper.js';
 import {
   UpstreamClientError, UPSTREAM_BODY_TIMEOUT, UPSTREAM_CLOSED, UPSTREAM_CONNECT_TIMEOUT, UPSTREAM_HEADERS_TIMEOUT, UPSTREAM_PROTOCOL,
 } from './errors.js';
@@ -89,7 +89,7 @@ export class UpstreamConnection implements ResponseSink {
     this.connected = false;
     this.closed = false;
     this.paused = false;
-    this.deadline = coarseNow + pool.connectTimeout + deadlineSlack();
+    this.deadline = deadlineIn(pool.connectTimeout);
     this.idleSince = 0;
     this.keepAliveMs = pool.keepAliveMs;
     let socket: Socket;
@@ -127,7 +127,7 @@ export class UpstreamConnection implements ResponseSink {
   }
 
   #send(request: UpstreamRequest): void {
-    this.deadline = coarseNow + this.pool.firstByteTimeout + deadlineSlack();
+    this.deadline = deadlineIn(this.pool.firstByteTimeout);
     const head = request.requestHead;
     const body = request.body;
     if (body.length <= COALESCE_BODY_BYTES) {
@@ -169,7 +169,7 @@ export class UpstreamConnection implements ResponseSink {
     }
     // The first-byte deadline set at send stands until the whole head is in (a head trickling in
     // byte by byte does not extend it); after that, every read restarts the idle deadline.
-    if (this.parser.headReceived) this.deadline = coarseNow + this.pool.idleTimeout + deadlineSlack();
+    if (this.parser.headReceived) this.deadline = deadlineIn(this.pool.idleTimeout);
     return true;
   }
 
@@ -208,7 +208,7 @@ export class UpstreamConnection implements ResponseSink {
   resume(request: UpstreamRequest): void {
     if (this.request !== request || !this.paused) return;
     this.paused = false;
-    this.deadline = coarseNow + this.pool.idleTimeout + deadlineSlack();
+    this.deadline = deadlineIn(this.pool.idleTimeout);
     this.socket.resume();
   }
 
@@ -248,11 +248,13 @@ export class UpstreamConnection implements ResponseSink {
   checkDeadline(now: number): void {
     if (this.request !== null) {
       if (now <= this.deadline) return;
-      const code = !this.connected ? UPSTREAM_CONNECT_TIMEOUT : this.parser.headReceived ? UPSTREAM_BODY_TIMEOUT : UPSTREAM_HEADERS_TIMEOUT;
-      const message = !this.connected ? `no connection to the endpoint within upstream.connect_timeout (${this.pool.connectTimeout} ms)`
-        : this.parser.headReceived ? `the endpoint went silent for longer than upstream.idle_timeout (${this.pool.idleTimeout} ms)`
-          : `no response head within upstream.first_byte_timeout (${this.pool.firstByteTimeout} ms)`;
-      this.fail(new UpstreamClientError(code, message));
+      if (!this.connected) {
+        this.fail(new UpstreamClientError(UPSTREAM_CONNECT_TIMEOUT, `no connection to the endpoint within upstream.connect_timeout (${this.pool.connectTimeout} ms)`));
+      } else if (this.parser.headReceived) {
+        this.fail(new UpstreamClientError(UPSTREAM_BODY_TIMEOUT, `the endpoint went silent for longer than upstream.idle_timeout (${this.pool.idleTimeout} ms)`));
+      } else {
+        this.fail(new UpstreamClientError(UPSTREAM_HEADERS_TIMEOUT, `no response head within upstream.first_byte_timeout (${this.pool.firstByteTimeout} ms)`));
+      }
     } else if (this.connected ? now - this.idleSince > this.keepAliveMs : now > this.deadline) {
       // (idleSince is from the coarse clock, so an idle connection may close up to a tick early:
       // harmless, and on the safe side of the endpoint's own keep-alive timeout.)
