@@ -1,5 +1,5 @@
 import { request as httpRequest, type IncomingMessage } from 'node:http';
-import { request as httpsRequest } from 'node:https';
+import { createRequire } from 'node:module';
 
 export class ProbeError extends Error {
   readonly code = 'CORRAL_ERR_PROBE';
@@ -9,6 +9,15 @@ export class ProbeError extends Error {
     this.name = 'ProbeError';
     this.status = status;
   }
+}
+
+/**
+ * node:https (and with it node:tls and node:crypto, ~3 MB of the primary's RSS) is loaded on the
+ * first probe of an https endpoint: most deployments probe plain-http backends on the same host.
+ */
+let httpsModule: typeof import('node:https') | null = null;
+function httpsRequest(): typeof import('node:https').request {
+  return (httpsModule ??= createRequire(import.meta.url)('node:https') as typeof import('node:https')).request;
 }
 
 /** Probe bodies are small JSON documents; anything larger is not a health answer. */
@@ -22,7 +31,7 @@ const MAX_PROBE_BODY = 8 * 1024 * 1024;
 export function getJson(baseUrl: string, path: string, timeoutMs: number): Promise<unknown> {
   return new Promise((resolve, reject) => {
     const url = new URL(baseUrl + path);
-    const request = url.protocol === 'https:' ? httpsRequest : httpRequest;
+    const request = url.protocol === 'https:' ? httpsRequest() : httpRequest;
     const req = request(url, { method: 'GET', timeout: timeoutMs, headers: { accept: 'application/json' } }, (res: IncomingMessage) => {
       const status = res.statusCode ?? 0;
       if (status !== 200) {
