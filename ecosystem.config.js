@@ -7,7 +7,7 @@
 export const apps = [
     {
       name: 'corral',
-      script: 'dist/src/cli.js',
+      script: 'dist/bundle/cli.cjs',
       args: '--config config/corral.yaml',
       exec_mode: 'fork',
       instances: 1,

@@ -18,7 +18,7 @@ import { stringify } from 'yaml';
 import { request } from 'undici';
 import { SimBackend } from '../test/fixtures/sim-backend.js';
 
-const CLI = join(dirname(fileURLToPath(import.meta.url)), '..', 'src', 'cli.js');
+const CLI = join(dirname(fileURLToPath(import.meta.url)), '..', 'bundle', 'cli.cjs');
 const useColor = process.stdout.isTTY === true && process.env.NO_COLOR === undefined;
 const paint = (code: string) => (s: string) => (useColor ? `\x1b[${code}m${s}\x1b[0m` : s);
 const bold = paint('1');

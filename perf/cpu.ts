@@ -11,7 +11,7 @@
  * in front of the same backend are measured the same way (their whole process tree), when
  * installed: what "CPU per request" costs a proxy that makes the same two sends per request.
  *
- * With --before PATH (another build's dist/src/cli.js, e.g. from `git worktree add`), every corral
+ * With --before PATH (another build's CLI, e.g. dist/bundle/cli.cjs from `git worktree add`), every corral
  * mode is also run from that build, named "… (before)", alternating with this one in the same
  * invocation: an optimisation's before/after.
  *

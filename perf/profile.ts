@@ -7,7 +7,7 @@
  *   (npm run profile:doctor / npm run profile:flame)
  *
  * Starts the zero backend, then corral INLINE (`server.workers: 0`: clinic refuses cluster
- * programs) as `clinic <tool> --open=false --dest perf/out/clinic -- node dist/src/cli.js --config
+ * programs) as `clinic <tool> --open=false --dest perf/out/clinic -- node dist/bundle/cli.cjs --config
  * TMP`, with NO_INSIGHT=1 (without a TTY clinic otherwise asks its telemetry question, gets no
  * answer and silently exits 0). When corral answers, the load generator (its own process) drives
  * POST /api/chat for --duration s; then corral gets SIGINT (as Ctrl-C would send to the group),

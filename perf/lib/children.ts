@@ -15,7 +15,7 @@ import { fileURLToPath } from 'node:url';
 /** dist/perf/lib/children.js → repository root. */
 export const REPO_ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
 const SIM_CLI = join(REPO_ROOT, 'dist', 'test', 'fixtures', 'sim-backend-cli.js');
-const CORRAL_CLI = join(REPO_ROOT, 'dist', 'src', 'cli.js');
+const CORRAL_CLI = join(REPO_ROOT, 'dist', 'bundle', 'cli.cjs');
 
 export interface Exit {
   code: number | null;
@@ -189,7 +189,7 @@ export interface CorralProcess {
   logs: LogLine[];
 }
 
-/** `node dist/src/cli.js --config FILE`; resolves on the "corral listening" line. */
+/** `node dist/bundle/cli.cjs --config FILE`; resolves on the "corral listening" line. */
 export async function startCorral(configFile: string): Promise<CorralProcess> {
   const proc = spawn(process.execPath, [CORRAL_CLI, '--config', configFile],
     { stdio: ['ignore', 'pipe', 'pipe'], detached: true });

@@ -17,7 +17,7 @@ import { BENCH_MODEL } from '../fixtures/zero-bodies.js';
 
 const ZERO_CLI = join(REPO_ROOT, 'dist', 'perf', 'fixtures', 'zero-backend.js');
 /** The corral under test; CORRAL_CLI points the suite at another build (before/after comparisons). */
-export const CORRAL_CLI = process.env.CORRAL_CLI ?? join(REPO_ROOT, 'dist', 'src', 'cli.js');
+export const CORRAL_CLI = process.env.CORRAL_CLI ?? join(REPO_ROOT, 'dist', 'bundle', 'cli.cjs');
 
 export interface Server {
   /** What the tables call it. */
@@ -102,7 +102,7 @@ export interface CorralServer extends Server {
 
 export interface CorralBenchOptions {
   workers: number;
-  /** Another build's dist/src/cli.js (a before/after comparison); CORRAL_CLI by default. */
+  /** Another build's CLI (dist/bundle/cli.cjs, or dist/src/cli.js before the bundle) (a before/after comparison); CORRAL_CLI by default. */
   cli?: string;
   /** Appended to the target's name, e.g. ' (before)'. */
   label?: string;
@@ -157,7 +157,7 @@ export async function corralPids(primaryPid: number, managementPort: number): Pr
   return [primaryPid, ...(status.workers ?? []).map((w) => w.pid).filter((p) => typeof p === 'number' && p > 0)];
 }
 
-/** corral (`node dist/src/cli.js --config …`) as its own process group, ready to serve. */
+/** corral (`node dist/bundle/cli.cjs --config …`) as its own process group, ready to serve. */
 export async function startCorralBench(backendPort: number, opt: CorralBenchOptions): Promise<CorralServer> {
   const { file, port, managementPort } = await writeCorralConfig(backendPort, opt);
   const name = (opt.workers === 0 ? 'corral inline' : `corral ${opt.workers} workers`) + (opt.label ?? '');

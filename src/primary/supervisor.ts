@@ -16,7 +16,15 @@ export interface SupervisorHooks {
   status(): Promise<unknown>;
 }
 
-const WORKER_ENTRY = fileURLToPath(new URL('../../workers/http-worker.js', import.meta.url));
+/**
+ * Defined only in the bundled CLI (scripts/bundle.mjs): the bundled worker beside it. Run from
+ * tsc's output (unit tests, --before builds), the primary forks tsc's worker instead.
+ */
+declare const CORRAL_BUNDLED_WORKER: string | undefined;
+const WORKER_ENTRY = fileURLToPath(new URL(
+  typeof CORRAL_BUNDLED_WORKER === 'string' ? CORRAL_BUNDLED_WORKER : '../../workers/http-worker.js',
+  import.meta.url,
+));
 const RESPAWN_MIN_MS = 100;
 const RESPAWN_MAX_MS = 5000;
 /** A worker that lived this long is considered stable: its next crash restarts the backoff. */

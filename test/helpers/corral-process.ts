@@ -1,5 +1,5 @@
 /**
- * Starts a real corral (the built CLI, `dist/src/cli.js`, as users run it) in front of simulated
+ * Starts a real corral (the built CLI, `dist/bundle/cli.cjs`, as users run it) in front of simulated
  * backends, on port 0, and stops it when the test ends. Everything is awaited on events (the
  * "corral listening" log line, process exit), never on fixed sleeps.
  */
@@ -14,7 +14,7 @@ import { request } from 'undici';
 import { SimBackend, type SimOptions } from '../fixtures/sim-backend.js';
 
 export const REPO_ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
-export const CLI = join(REPO_ROOT, 'dist', 'src', 'cli.js');
+export const CLI = join(REPO_ROOT, 'dist', 'bundle', 'cli.cjs');
 
 interface Teardown {
   teardown(fn: () => unknown): void;

@@ -1,4 +1,4 @@
-// The `corral` command as users run it (the built dist/src/cli.js): --validate-config listing every
+// The `corral` command as users run it (the built dist/bundle/cli.cjs): --validate-config listing every
 // problem by key path, --print-config with defaults and env applied, --version, --help, and exit
 // codes (0 ok, 1 bad config, 2 bad usage).
 import { spawn } from 'node:child_process';

@@ -2,9 +2,11 @@
 // other keeps serving; SIGTERM to the primary drains an in-flight stream to completion, refuses
 // new connections and exits 0; inline mode (workers: 0) serves too.
 import t from 'tap';
+import { readFileSync } from 'node:fs';
 import { connect } from 'node:net';
+import { join } from 'node:path';
 import { Ollama } from 'ollama';
-import { startBackends, startCorral, type CorralProcess } from '../helpers/corral-process.js';
+import { REPO_ROOT, startBackends, startCorral, type CorralProcess } from '../helpers/corral-process.js';
 import { openaiClient } from '../helpers/clients.js';
 import { freshRequest, header, workerOf } from '../helpers/http.js';
 import { HI, MODEL } from '../helpers/sim.js';
@@ -33,6 +35,14 @@ async function status(corral: CorralProcess): Promise<any> {
   return JSON.parse((await fresh(corral, 'GET', '/internal/status')).body);
 }
 
+/** The bundled CLI forks the bundled worker (scripts/bundle.mjs), not tsc's ES modules. */
+const WORKER_BUNDLE = join(REPO_ROOT, 'dist', 'bundle', 'http-worker.cjs');
+
+/** The script a node process runs: its argv[1], from /proc (Linux, where corral runs). */
+function entryScript(pid: number): string {
+  return readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0')[1] ?? '';
+}
+
 /** Resolves true once a TCP connect to the port is refused, false if still accepted at the deadline. */
 async function refusedWithin(port: number, ms: number): Promise<boolean> {
   const deadline = Date.now() + ms;
@@ -58,6 +68,7 @@ t.test('a worker killed with SIGKILL is respawned; the service keeps answering',
   const before = await status(corral);
   t.equal(before.workers.length, 2, 'two workers');
   t.ok(before.workers.every((w: any) => w.state === 'listening' && w.pid > 0), 'both listening');
+  for (const w of before.workers) t.equal(entryScript(w.pid), WORKER_BUNDLE, `worker ${w.pid} runs the bundled worker`);
   const victim = before.workers[0];
   const survivor = before.workers[1];
 
@@ -85,6 +96,7 @@ t.test('a worker killed with SIGKILL is respawned; the service keeps answering',
   t.not(replaced, null, 'a new worker took the seat');
   if (replaced === null) return;
   t.equal(replaced.restarts, 1, 'the seat counts one restart');
+  t.equal(entryScript(replaced.pid), WORKER_BUNDLE, 'the respawned worker runs the bundled worker too');
   const st = await status(corral);
   t.match(st.workers.find((w: any) => w.slot === survivor.slot), { pid: survivor.pid, state: 'listening', restarts: 0 }, 'the other worker was untouched');
 
