@@ -2,7 +2,7 @@
  * perf/cpu — CPU time corral spends per request (issue 4, "cpu per request"): the figure that
  * decides how many cores a deployment needs.
  *
- *   npx tsc -p tsconfig.json
+ *   npm run build:ts                  # tsc, then the bundles corral runs from (dist/bundle)
  *   node dist/perf/cpu.js [--rounds 3] [--duration 5] [--concurrency 32] [--workers 0,2]
  *        [--load auto|wrk|autocannon] [--backend auto|nginx|uws] [--threads 1] [--warmup 1]
  *        [--baselines 1] [--before PATH]

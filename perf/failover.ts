@@ -1,7 +1,7 @@
 /**
  * perf/failover — zero dropped requests through a backend hard-kill (issue 3, "Proof").
  *
- *   npx tsc -p tsconfig.json
+ *   npm run build:ts                  # tsc, then the bundles corral runs from (dist/bundle)
  *   node dist/perf/failover.js [--runs 3] [--requests 3000] [--concurrency 16]
  *
  * Each run, on loopback only, every part its own process:

@@ -2,7 +2,7 @@
  * perf/memory — corral's resident memory idle, under load and after load, and a leak check
  * (issue 4, "memory").
  *
- *   npx tsc -p tsconfig.json
+ *   npm run build:ts                  # tsc, then the bundles corral runs from (dist/bundle)
  *   node dist/perf/memory.js [--rounds 5] [--duration 5] [--concurrency 32] [--workers 2]
  *        [--settle 2] [--sample-ms 250] [--load auto|wrk|autocannon] [--backend auto|nginx|uws]
  *

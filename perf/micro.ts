@@ -2,7 +2,7 @@
  * perf/micro — the routing decision alone, in ns per operation (issue 4, "micro"): tinybench over
  * the compiled modules (dist/src/…), in this process, no sockets.
  *
- *   npx tsc -p tsconfig.json
+ *   npm run build:ts                  # tsc, then the bundles corral runs from (dist/bundle)
  *   node dist/perf/micro.js [--time 500] [--batch 1000] [--sessions 100000] [--strategy least-connections]
  *
  *   - Selector.select with 2, 16 and 64 healthy endpoints serving one model, without a session

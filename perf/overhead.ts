@@ -2,7 +2,7 @@
  * perf/overhead — what corral adds to one request, against a direct call and against nginx and
  * HAProxy as plain reverse proxies in front of the same backend (issue 4, "overhead").
  *
- *   npx tsc -p tsconfig.json
+ *   npm run build:ts                  # tsc, then the bundles corral runs from (dist/bundle)
  *   node dist/perf/overhead.js [--rounds 3] [--duration 5] [--concurrency 1,8,32,64]
  *        [--load auto|wrk|autocannon] [--backend auto|nginx|uws] [--threads 1] [--proxy-workers 2]
  *        [--targets direct,inline,workers,nginx,haproxy] [--warmup 1]

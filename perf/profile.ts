@@ -1,7 +1,7 @@
 /**
  * perf/profile — corral under clinic.js while the overhead load runs (issue 4, "profiles").
  *
- *   npx tsc -p tsconfig.json
+ *   npm run build:ts                  # tsc, then the bundles corral runs from (dist/bundle)
  *   node dist/perf/profile.js doctor|flame [--duration 10] [--concurrency 32] [--load auto|wrk|autocannon]
  *        [--backend auto|nginx|uws]
  *   (npm run profile:doctor / npm run profile:flame)

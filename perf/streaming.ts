@@ -2,7 +2,7 @@
  * perf/streaming — what corral adds to a streamed answer (issue 4, "streaming"): time to first
  * byte, delay between chunks, and whether any chunk is held back (corral must flush per chunk).
  *
- *   npx tsc -p tsconfig.json
+ *   npm run build:ts                  # tsc, then the bundles corral runs from (dist/bundle)
  *   node dist/perf/streaming.js [--rounds 3] [--streams 5] [--tokens 200] [--tps 200] [--workers 2]
  *        [--max-gap 15]
  *

@@ -6,8 +6,8 @@
 // Why: every module Node loads through its ESM loader costs resident memory in every process
 // (module records, the loader's own builtins, V8 compiling each file and touching more of the
 // node binary), and corral runs three processes at least. Measured idle RSS, primary + 2 workers
-// (perf/RESULTS.md, Optimisation 7): 163 MiB as ~45 ES modules per process, 143 MiB bundled
-// as CommonJS. ES-module bundles save only the workers' part (151 MiB).
+// (perf/RESULTS.md, Optimisation 7): 163.6 MiB as ~45 ES modules per process, 148.2 MiB bundled
+// as CommonJS. ES-module bundles save only the workers' part.
 //
 // The input is tsc's output, so the bundles run exactly the JavaScript the unit tests run.
 // Native addons and what loads lazily through createRequire (uWebSockets.js, pino, node:tls, the

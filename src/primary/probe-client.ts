@@ -12,7 +12,7 @@ export class ProbeError extends Error {
 }
 
 /**
- * node:https (and with it node:tls and node:crypto, ~3 MB of the primary's RSS) is loaded on the
+ * node:https (and with it node:tls and node:crypto, ~1 MiB of the primary's RSS) is loaded on the
  * first probe of an https endpoint: most deployments probe plain-http backends on the same host.
  */
 let httpsModule: typeof import('node:https') | null = null;

@@ -4,7 +4,7 @@
  * "corral listening" log line, process exit), never on fixed sleeps.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, writeFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, writeFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -15,6 +15,12 @@ import { SimBackend, type SimOptions } from '../fixtures/sim-backend.js';
 
 export const REPO_ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 export const CLI = join(REPO_ROOT, 'dist', 'bundle', 'cli.cjs');
+
+// `npx tsc` alone rebuilds dist/src but not the bundles the tests run: refuse a stale bundle
+// rather than test yesterday's corral. `npm test` and `npm run build:ts` rebuild both.
+if (statSync(CLI).mtimeMs < statSync(join(REPO_ROOT, 'dist', 'src', 'cli.js')).mtimeMs) {
+  throw new Error(`${CLI} is older than tsc's output (dist/src/cli.js): run \`npm run build:ts\` (tsc, then the bundles)`);
+}
 
 interface Teardown {
   teardown(fn: () => unknown): void;
