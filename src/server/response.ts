@@ -1,28 +1,16 @@
-import { REASON_PHRASES } from './status-lines.js';
 import type { ClientRequest } from './client-request.js';
+import {
+  H_CONNECTION, H_CONTENT_TYPE, H_ENDPOINT, H_REQUEST_ID, H_RETRIES, H_ROUTE, V_CLOSE, V_JSON,
+  retriesBytes, statusLineBytes, valueBytes,
+} from './header-bytes.js';
 
 /**
  * Every write to a uWS HttpResponse goes through here (STYLE rule 7). Writes made outside a uWS
  * callback (after an await, from the upstream client's callbacks) must be corked, or uWS sends each one as its
  * own syscall and warns. `cork` takes a callback; to avoid a closure per write, the arguments go
  * through module-level slots read by module-level functions (cork runs them synchronously).
+ * What corral writes itself goes to uWS as pre-encoded Buffers (header-bytes.ts).
  */
-
-// Status lines encoded once: "200 OK", "503 Service Unavailable", …
-const STATUS_LINES: string[] = [];
-for (const [code, text] of Object.entries(REASON_PHRASES)) STATUS_LINES[Number(code)] = `${code} ${text}`;
-function statusLine(status: number): string {
-  return STATUS_LINES[status] ?? `${status} Unknown`;
-}
-
-const H_ENDPOINT = 'x-corral-endpoint';
-const H_ROUTE = 'x-corral-route';
-const H_REQUEST_ID = 'x-corral-request-id';
-const H_RETRIES = 'x-corral-retries';
-const H_CONTENT_TYPE = 'content-type';
-const H_CONNECTION = 'connection';
-const CONNECTION_CLOSE = 'close';
-const CT_JSON = 'application/json; charset=utf-8';
 
 let slotReq: ClientRequest;
 let slotStatus = 0;
@@ -36,18 +24,18 @@ let slotResult = false;
 function writeHeadNow(r: ClientRequest, status: number, upstream: readonly Buffer[] | null): void {
   const res = r.res;
   r.status = status;
-  res.writeStatus(statusLine(status));
+  res.writeStatus(statusLineBytes(status));
   if (upstream !== null) {
     // Raw [name, value, …] Buffers from the upstream response, passed through as they are; the
     // parser already left out what must not be copied (upstream/raw-headers.ts).
     for (let i = 0; i < upstream.length; i += 2) res.writeHeader(upstream[i]!, upstream[i + 1]!);
   }
   if (r.requestId !== '') res.writeHeader(H_REQUEST_ID, r.requestId);
-  if (r.closeAfter) res.writeHeader(H_CONNECTION, CONNECTION_CLOSE);
+  if (r.closeAfter) res.writeHeader(H_CONNECTION, V_CLOSE);
   if (r.endpointName !== '') {
-    res.writeHeader(H_ENDPOINT, r.endpointName);
-    res.writeHeader(H_ROUTE, r.routeLabel);
-    res.writeHeader(H_RETRIES, String(r.retries));
+    res.writeHeader(H_ENDPOINT, valueBytes(r.endpointName));
+    res.writeHeader(H_ROUTE, valueBytes(r.routeLabel));
+    res.writeHeader(H_RETRIES, retriesBytes(r.retries));
   }
   r.headSent = true;
 }
@@ -55,7 +43,7 @@ function writeHeadNow(r: ClientRequest, status: number, upstream: readonly Buffe
 function corkedSendJson(): void {
   const r = slotReq;
   writeHeadNow(r, slotStatus, null);
-  r.res.writeHeader(H_CONTENT_TYPE, CT_JSON);
+  r.res.writeHeader(H_CONTENT_TYPE, V_JSON);
   if (slotExtraName !== '') r.res.writeHeader(slotExtraName, slotExtraValue);
   // HEAD: the same head and no body. uWS 20.30 cannot report the GET body's length here:
   // endWithoutBody(n > 0) leaves the response unfinished and the connection dead, so it says 0.

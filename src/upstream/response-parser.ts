@@ -1,4 +1,4 @@
-import { equalsLowerAt, isSkippedHeader } from './raw-headers.js';
+import { classifyHeader, equalsLowerAt, HeaderKind } from './raw-headers.js';
 
 /**
  * An incremental HTTP/1.x response parser (RFC 9112) for corral's upstream connections: a head
@@ -47,9 +47,6 @@ const LF = 10;
 const SP = 32;
 const HT = 9;
 const END_OF_HEAD = Buffer.from('\r\n\r\n', 'latin1');
-const CONTENT_LENGTH = Buffer.from('content-length', 'latin1');
-const TRANSFER_ENCODING = Buffer.from('transfer-encoding', 'latin1');
-const CONNECTION = Buffer.from('connection', 'latin1');
 const KEEP_ALIVE = Buffer.from('keep-alive', 'latin1');
 const CLOSE = Buffer.from('close', 'latin1');
 const CHUNKED = Buffer.from('chunked', 'latin1');
@@ -343,44 +340,43 @@ export class ResponseParser {
       let ve = lineEnd;
       while (vs < ve && (head[vs] === SP || head[vs] === HT)) vs++;
       while (ve > vs && (head[ve - 1] === SP || head[ve - 1] === HT)) ve--;
-      switch (colon - lineStart) {
-        case 14:
-          if (equalsLowerAt(head, lineStart, colon, CONTENT_LENGTH)) {
-            const n = decimal(head, vs, ve);
-            if (n < 0 || (contentLength >= 0 && n !== contentLength)) {
-              this.#fail('invalid content-length');
-              return false;
-            }
-            contentLength = n;
+      switch (classifyHeader(head, lineStart, colon)) {
+        case HeaderKind.Forward: {
+          // A CR inside a header passed on would reach the client (some end lines at a bare CR).
+          // Checked only here: headers the parser consumes never leave corral.
+          const cr = text.indexOf('\r', lineStart);
+          if (cr >= 0 && cr < lineEnd) {
+            this.#fail('bare CR in a header line');
+            return false;
           }
+          headers.push(head.subarray(lineStart, colon), head.subarray(vs, ve));
           break;
-        case 17:
-          if (equalsLowerAt(head, lineStart, colon, TRANSFER_ENCODING)) {
-            // Chunked only when it is the final coding (RFC 9112 §6.3); any other: read to close.
-            // Several lines form one list, so the last line's last coding decides.
-            chunked = endsWithChunked(head, vs, ve);
-            otherCoding = !chunked;
-            hasTransferEncoding = true;
-          }
-          break;
-        case 10:
-          if (equalsLowerAt(head, lineStart, colon, CONNECTION)) {
-            if (hasToken(head, vs, ve, CLOSE)) close = true;
-            else if (http10 && hasToken(head, vs, ve, KEEP_ALIVE)) close = false;
-          } else if (equalsLowerAt(head, lineStart, colon, KEEP_ALIVE)) {
-            hintMs = keepAliveTimeoutMs(head.toString('latin1', vs, ve));
-          }
-          break;
-      }
-      if (!isSkippedHeader(head, lineStart, colon)) {
-        // A CR inside a header passed on would reach the client (some end lines at a bare CR).
-        // Checked only here: headers the parser consumes never leave corral.
-        const cr = text.indexOf('\r', lineStart);
-        if (cr >= 0 && cr < lineEnd) {
-          this.#fail('bare CR in a header line');
-          return false;
         }
-        headers.push(head.subarray(lineStart, colon), head.subarray(vs, ve));
+        case HeaderKind.ContentLength: {
+          const n = decimal(head, vs, ve);
+          if (n < 0 || (contentLength >= 0 && n !== contentLength)) {
+            this.#fail('invalid content-length');
+            return false;
+          }
+          contentLength = n;
+          break;
+        }
+        case HeaderKind.TransferEncoding:
+          // Chunked only when it is the final coding (RFC 9112 §6.3); any other: read to close.
+          // Several lines form one list, so the last line's last coding decides.
+          chunked = endsWithChunked(head, vs, ve);
+          otherCoding = !chunked;
+          hasTransferEncoding = true;
+          break;
+        case HeaderKind.Connection:
+          if (hasToken(head, vs, ve, CLOSE)) close = true;
+          else if (http10 && hasToken(head, vs, ve, KEEP_ALIVE)) close = false;
+          break;
+        case HeaderKind.KeepAlive:
+          hintMs = keepAliveTimeoutMs(head.toString('latin1', vs, ve));
+          break;
+        case HeaderKind.Skip:
+          break;
       }
     }
     if (status < 200) {

@@ -134,7 +134,8 @@ export class UpstreamConnection implements ResponseSink {
       // One buffer, one write, one syscall.
       const out = Buffer.allocUnsafe(head.length + body.length);
       out.write(head, 0, head.length, 'latin1');
-      body.copy(out, head.length);
+      // TypedArray#set, not Buffer#copy: the same copy without node:buffer's argument handling.
+      out.set(body, head.length);
       this.socket.write(out);
     } else {
       this.socket.cork();
