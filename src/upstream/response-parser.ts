@@ -15,9 +15,12 @@ import { classifyHeader, equalsLowerAt, HeaderKind } from './raw-headers.js';
 /** Receives what the parser finds, synchronously, from within execute(). */
 export interface ResponseSink {
   /**
-   * The final (non-1xx) head. `headers` are [name, value, …] views of one owned copy, holding only
-   * what a proxy passes on: hop-by-hop and framing headers (which the parser itself consumes) and
-   * the ones uWS writes itself are left out (raw-headers.ts), so they cost no Buffer.
+   * The final (non-1xx) head. `headers` are [name, value, …] views holding only what a proxy
+   * passes on: hop-by-hop and framing headers (which the parser itself consumes) and the ones uWS
+   * writes itself are left out (raw-headers.ts), so they cost no Buffer. They stay valid until
+   * the response ends: they point into the caller's buffer while the response is in the bytes
+   * being parsed, and the parser copies them out, in the same array, before returning with the
+   * response unfinished (the caller reuses its read buffer).
    */
   onResponseHead(status: number, headers: Buffer[], contentLength: number): void;
   /** Body bytes (chunked framing removed), a view valid only during this call. */
@@ -51,6 +54,8 @@ const KEEP_ALIVE = Buffer.from('keep-alive', 'latin1');
 const CLOSE = Buffer.from('close', 'latin1');
 const CHUNKED = Buffer.from('chunked', 'latin1');
 
+/** How much of a read is turned into text to look for the end of the head; longer heads take a slower path. */
+const HEAD_WINDOW_BYTES = 2048;
 /** A response head larger than this is refused (undici and Node default to 16–64 KiB). */
 export const MAX_HEAD_BYTES = 64 * 1024;
 /** Chunk sizes beyond 2^48 (12 hex digits) are refused: no real chunk is that big. */
@@ -69,6 +74,8 @@ export class ResponseParser {
   #state: State;
   /** The start of a head split across reads, copied (null when none is pending). */
   #partialHead: Buffer | null;
+  /** The headers handed to the sink, while they are views of the caller's buffer. */
+  #borrowedHeaders: Buffer[] | null;
   #remaining: number;
   #chunkSizeDigits: number;
 
@@ -80,6 +87,7 @@ export class ResponseParser {
     this.headReceived = false;
     this.#state = State.Head;
     this.#partialHead = null;
+    this.#borrowedHeaders = null;
     this.#remaining = 0;
     this.#chunkSizeDigits = 0;
   }
@@ -91,6 +99,7 @@ export class ResponseParser {
     this.headReceived = false;
     this.#state = State.Head;
     this.#partialHead = null;
+    this.#borrowedHeaders = null;
   }
 
   get done(): boolean {
@@ -152,7 +161,18 @@ export class ResponseParser {
       }
       if (this.done) return i;
     }
+    if (this.#borrowedHeaders !== null) this.#ownHeaders(this.#borrowedHeaders);
     return i;
+  }
+
+  /**
+   * The response goes on in a later read, which will overwrite the caller's buffer: the headers
+   * the sink holds become copies. (Most responses end in the read that brought their head, and
+   * their headers are never copied at all.)
+   */
+  #ownHeaders(headers: Buffer[]): void {
+    for (let k = 0; k < headers.length; k++) headers[k] = Buffer.from(headers[k]!);
+    this.#borrowedHeaders = null;
   }
 
   /**
@@ -168,6 +188,7 @@ export class ResponseParser {
 
   #complete(): void {
     this.#state = State.Done;
+    this.#borrowedHeaders = null;
     this.sink.onResponseEnd();
   }
 
@@ -255,31 +276,38 @@ export class ResponseParser {
 
   /** Finds the end of the head (across reads if need be), parses it, and sets up the body. */
   #readHead(buf: Buffer, start: number, end: number): number {
-    let head: Buffer;
-    let next: number;
     const partial = this.#partialHead;
     if (partial === null) {
-      const at = buf.indexOf(END_OF_HEAD, start);
-      if (at < 0 || at + 4 > end) return this.#keepPartial(buf, start, end);
-      if (at + 4 - start > MAX_HEAD_BYTES) return this.#headTooLarge();
-      // One owned copy (the read buffer is reused); header views point into it. Keeps the first
-      // CRLF of the terminator so every line ends with one.
-      head = Buffer.allocUnsafe(at + 2 - start);
-      buf.copy(head, 0, start, at + 2);
-      next = at + 4;
-    } else {
-      const joined = Buffer.concat([partial, buf.subarray(start, end)]);
-      const at = joined.indexOf(END_OF_HEAD, Math.max(0, partial.length - 3));
-      if (at < 0) {
-        this.#partialHead = null;
-        return this.#keepPartial(joined, 0, joined.length) < 0 ? -1 : end;
+      // The head is looked for in a latin1 string of the first bytes (one char per byte), which
+      // #parseHead needs anyway: one conversion instead of a Buffer search plus a conversion.
+      const windowEnd = Math.min(end, start + HEAD_WINDOW_BYTES);
+      let text = buf.toString('latin1', start, windowEnd);
+      let at = text.indexOf('\r\n\r\n');
+      if (at < 0 && windowEnd < end) {
+        // A head longer than the window (rare): search the bytes, then convert the head.
+        const found = buf.indexOf(END_OF_HEAD, start);
+        if (found >= 0 && found + 4 <= end) {
+          at = found - start;
+          text = buf.toString('latin1', start, found + 2);
+        }
       }
+      if (at < 0) return this.#keepPartial(buf, start, end);
       if (at + 4 > MAX_HEAD_BYTES) return this.#headTooLarge();
-      head = joined.subarray(0, at + 2);
-      next = start + (at + 4 - partial.length);
-      this.#partialHead = null;
+      // Keeps the first CRLF of the terminator so every line ends with one. The header views
+      // point into the caller's buffer until execute() returns (#ownHeaders).
+      return this.#parseHead(buf.subarray(start, start + at + 2), text, true) ? start + at + 4 : -1;
     }
-    return this.#parseHead(head) ? next : -1;
+    const joined = Buffer.concat([partial, buf.subarray(start, end)]);
+    const at = joined.indexOf(END_OF_HEAD, Math.max(0, partial.length - 3));
+    if (at < 0) {
+      this.#partialHead = null;
+      return this.#keepPartial(joined, 0, joined.length) < 0 ? -1 : end;
+    }
+    if (at + 4 > MAX_HEAD_BYTES) return this.#headTooLarge();
+    this.#partialHead = null;
+    // `joined` is our own copy: its views need no copying later.
+    const ok = this.#parseHead(joined.subarray(0, at + 2), joined.toString('latin1', 0, at + 2), false);
+    return ok ? start + (at + 4 - partial.length) : -1;
   }
 
   #headTooLarge(): number {
@@ -292,8 +320,12 @@ export class ResponseParser {
     return end;
   }
 
-  /** `head` holds the status line and header lines, each ending in CRLF. */
-  #parseHead(head: Buffer): boolean {
+  /**
+   * `head` holds the status line and header lines, each ending in CRLF; `text` is the same bytes
+   * as a latin1 string (it may run on past the head). `borrowed`: `head` is a view of the
+   * caller's buffer.
+   */
+  #parseHead(head: Buffer, text: string, borrowed: boolean): boolean {
     // "HTTP/1.x SSS[ reason]\r\n"
     if (head.length < 14 || head[0] !== 72 || head[1] !== 84 || head[2] !== 84 || head[3] !== 80
       || head[4] !== 47 || head[5] !== 49 || head[6] !== 46 || !isDigit(head[7]!) || head[8] !== SP
@@ -303,15 +335,14 @@ export class ResponseParser {
     }
     const http10 = head[7] === 48;
     const status = (head[9]! - 48) * 100 + (head[10]! - 48) * 10 + (head[11]! - 48);
-    let i = head.indexOf(LF, 12) + 1;
+    let i = text.indexOf('\n', 12) + 1;
     if (i === 0) {
       this.#fail('invalid status line');
       return false;
     }
-    // Lines and colons are found with string searches on a latin1 view of the head (one char per
-    // byte, so offsets are the Buffer's): V8's String indexOf is several times faster than a
+    // Lines and colons are found with string searches on the latin1 text of the head (one char
+    // per byte, so offsets are the Buffer's): V8's String indexOf is several times faster than a
     // byte loop over the Buffer. Names and values stay Buffers (views of `head`).
-    const text = head.toString('latin1');
     const headers: Buffer[] = [];
     let contentLength = -1;
     let chunked = false;
@@ -390,6 +421,7 @@ export class ResponseParser {
     }
     this.headReceived = true;
     this.keepAliveHintMs = hintMs;
+    if (borrowed && headers.length > 0) this.#borrowedHeaders = headers;
     const bodyless = status === 204 || status === 304;
     const untilClose = !bodyless && !chunked && (otherCoding || contentLength < 0);
     // Transfer-Encoding wins over Content-Length, but a message with both may be a smuggling

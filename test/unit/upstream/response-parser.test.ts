@@ -16,6 +16,8 @@ class RecordingSink implements ResponseSink {
   /** The views themselves, for identity checks only. */
   readonly views: Buffer[] = [];
   readonly events: string[] = [];
+  /** The last head's headers as text when the response ended: when corral writes them. */
+  headersAtEnd: string[] = [];
   ends = 0;
   /** Set by the feeding code around execute(): every callback must come from within it. */
   inExecute = false;
@@ -37,6 +39,7 @@ class RecordingSink implements ResponseSink {
 
   onResponseEnd(): void {
     this.#seen();
+    this.headersAtEnd = (this.rawHeaders.at(-1) ?? []).map((h) => h.toString('latin1'));
     this.ends++;
     this.events.push('end');
   }
@@ -209,12 +212,40 @@ t.test('body views point into the caller\'s buffer, come before execute returns,
   t.equal(clSink.views[0]!.byteOffset - clBuf.byteOffset, CL_HEAD_LENGTH);
 });
 
-t.test('headers are an owned copy: they survive the read buffer being reused', async (t) => {
-  for (const splits of [[], [20], everyByte(CL_HEAD_LENGTH + 1)]) {
-    const { sink } = feed(CL_RESPONSE, splits); // feed() scribbles over its read buffer after each execute
-    t.same(sink.rawHeaders[0]!.map((h) => h.toString('latin1')),
-      ['Content-Type', 'application/json', 'X-Request-Id', 'abc'], `reads split at ${splits.length} points`);
+t.test('headers stay valid until the response ends, however the reads are split', async (t) => {
+  // feed() scribbles over its read buffer after each execute: headers still pointing into it
+  // after a read that did not finish the response would show the scribble at the end.
+  for (const splits of [[], [20], [CL_HEAD_LENGTH], [CL_HEAD_LENGTH + 1], everyByte(CL_RESPONSE.length)]) {
+    const { sink } = feed(CL_RESPONSE, splits);
+    t.equal(sink.ends, 1);
+    t.same(sink.headersAtEnd, ['Content-Type', 'application/json', 'X-Request-Id', 'abc'], `reads split at ${splits.length} point(s)`);
   }
+  // Chunked, with the end in a later read than the head.
+  const chunked = 'HTTP/1.1 200 OK\r\nX-Kept: yes\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n';
+  const { sink } = feed(chunked, [chunked.indexOf('3\r\n')]);
+  t.same(sink.headersAtEnd, ['X-Kept', 'yes']);
+});
+
+t.test('headers are views of the read while the response ends in it, copies once it does not', async (t) => {
+  // Buffer.alloc: an ArrayBuffer of its own (Buffer.from of a short string would share Node's pool with the copies).
+  const own = (s: string) => {
+    const b = Buffer.alloc(s.length);
+    b.write(s, 'latin1');
+    return b;
+  };
+  const buf = own(CL_RESPONSE);
+  const sink = new RecordingSink();
+  new ResponseParser(sink).execute(buf, 0, buf.length);
+  t.equal(sink.rawHeaders[0]![0]!.buffer, buf.buffer, 'whole response in one read: no copy');
+
+  const headOnly = own(CL_RESPONSE.slice(0, CL_HEAD_LENGTH));
+  const sink2 = new RecordingSink();
+  const p = new ResponseParser(sink2);
+  p.execute(headOnly, 0, headOnly.length);
+  t.notOk(p.done);
+  t.not(sink2.rawHeaders[0]![0]!.buffer, headOnly.buffer, 'the body is still to come: copied before execute returned');
+  headOnly.fill(0x7e);
+  t.same(sink2.rawHeaders[0]!.map((h) => h.toString('latin1')), ['Content-Type', 'application/json', 'X-Request-Id', 'abc']);
 });
 
 t.test('204 and 304 complete with no body', async (t) => {
