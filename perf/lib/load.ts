@@ -24,6 +24,8 @@ export interface LoadSpec {
   durationS: number;
   /** wrk threads (≤ connections); ignored by autocannon, which runs one event loop. */
   threads: number;
+  /** autocannon only: stop after this many requests instead of after durationS. */
+  amount?: number;
 }
 
 export interface LoadResult {
@@ -68,6 +70,7 @@ end
 async function runWrk(spec: LoadSpec): Promise<LoadResult> {
   const wrk = which('wrk');
   if (wrk === null) throw new Error('wrk is not installed');
+  if (spec.amount !== undefined) throw new Error('wrk cannot stop after a number of requests: use autocannon');
   const script = join(tempDir('wrk'), 'bench.lua');
   writeFileSync(script, wrkScript(spec));
   const threads = Math.max(1, Math.min(spec.threads, spec.connections));
@@ -91,6 +94,7 @@ async function runAutocannon(spec: LoadSpec): Promise<LoadResult> {
   const args = [cli, '-c', String(spec.connections), '-d', String(spec.durationS), '-m', spec.method,
     '-H', 'content-type=application/json', '-j', '-n'];
   if (spec.body !== null) args.push('-b', spec.body);
+  if (spec.amount !== undefined) args.push('-a', String(spec.amount));
   args.push(spec.url);
   const child = spawnTracked(process.execPath, args, 'autocannon');
   const out = await collectStdout(child);
