@@ -204,6 +204,8 @@ export class Exchange {
 
   onUpstreamError(err: Error): void {
     this.current = null;
+    // Views of the connection's read buffer after a failure mid-parse: never to be read again.
+    this.upstreamHeaders = null;
     const r = this.r;
     const proxy = this.proxy;
     if (r.aborted) return this.finish();

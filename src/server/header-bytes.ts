@@ -36,9 +36,9 @@ export const H_CONNECTION = bytes('connection');
 export const V_CLOSE = bytes('close');
 export const V_JSON = bytes('application/json; charset=utf-8');
 
-/** Retry counts are small (routing.max_retries): 0–15 encoded up front. */
+/** Retry counts are bounded by routing.max_retries (at most 100): all encoded up front. */
 const RETRIES: ArrayBuffer[] = [];
-for (let n = 0; n < 16; n++) RETRIES[n] = bytes(String(n));
+for (let n = 0; n <= 100; n++) RETRIES[n] = bytes(String(n));
 
 export function retriesBytes(n: number): ArrayBuffer {
   return RETRIES[n] ?? bytes(String(n));

@@ -17,10 +17,11 @@ export interface ResponseSink {
   /**
    * The final (non-1xx) head. `headers` are [name, value, …] views holding only what a proxy
    * passes on: hop-by-hop and framing headers (which the parser itself consumes) and the ones uWS
-   * writes itself are left out (raw-headers.ts), so they cost no Buffer. They stay valid until
-   * the response ends: they point into the caller's buffer while the response is in the bytes
-   * being parsed, and the parser copies them out, in the same array, before returning with the
-   * response unfinished (the caller reuses its read buffer).
+   * writes itself are left out (raw-headers.ts), so they cost no Buffer. They point into the
+   * caller's buffer while the response is in the bytes being parsed: valid until execute()
+   * returns, and the caller reads them in onResponseEnd (called within execute) or synchronously
+   * after it. When execute() returns with the response unfinished, the parser has first copied
+   * them, in the same array, so they last until the response ends. Never keep them past it.
    */
   onResponseHead(status: number, headers: Buffer[], contentLength: number): void;
   /** Body bytes (chunked framing removed), a view valid only during this call. */
@@ -285,10 +286,10 @@ export class ResponseParser {
       let at = text.indexOf('\r\n\r\n');
       if (at < 0 && windowEnd < end) {
         // A head longer than the window (rare): search the bytes, then convert the head.
-        const found = buf.indexOf(END_OF_HEAD, start);
-        if (found >= 0 && found + 4 <= end) {
-          at = found - start;
-          text = buf.toString('latin1', start, found + 2);
+        const found = buf.subarray(start, end).indexOf(END_OF_HEAD);
+        if (found >= 0) {
+          at = found;
+          text = buf.toString('latin1', start, start + found + 2);
         }
       }
       if (at < 0) return this.#keepPartial(buf, start, end);

@@ -13,6 +13,11 @@ export interface UpstreamRequest {
   /** Given up by its owner: skip it in the queue; the connection that carries it is destroyed. */
   abandoned: boolean;
 
+  /**
+   * `headers` are valid until the call that ends the response (onUpstreamEnd) returns; if the
+   * response is still unfinished when the connection's read is done, the parser has made them
+   * copies (response-parser.ts). Not to be kept past the response.
+   */
   onUpstreamHead(status: number, headers: Buffer[], contentLength: number): void;
   /** `chunk` is valid only during the call. Returning false pauses the connection until resume(). */
   onUpstreamData(chunk: Buffer): boolean;

@@ -591,3 +591,19 @@ t.test('review fixes: Transfer-Encoding over two lines, both framings, bare CR',
     t.match(p.error, /CR/);
   }
 });
+
+t.test('heads longer than the first text window (2 KiB) parse alike however the reads fall', async (t) => {
+  // The end of the head is first looked for in a latin1 string of the read's first 2,048 bytes;
+  // longer heads take the byte search. Terminators right at, before and after that edge.
+  for (const pad of [1900, 1990, 2000, 2010, 2020, 3000]) {
+    const head = `HTTP/1.1 200 OK\r\nX-Long: ${'v'.repeat(pad)}\r\nContent-Length: 2\r\nX-After: yes\r\n\r\n`;
+    const response = `${head}ok`;
+    for (const splits of [[], [head.length - 2], [head.length - 1], [2048], [2047, 2049]]) {
+      const valid = splits.filter((s) => s > 0 && s < response.length);
+      const { sink, end } = feed(response, valid);
+      t.equal(end, response.length, `pad ${pad}, splits ${valid.join(',')}: whole response consumed`);
+      t.equal(sink.body, 'ok');
+      t.same(sink.headersAtEnd, ['X-Long', 'v'.repeat(pad), 'X-After', 'yes'], `pad ${pad}, splits ${valid.join(',')}`);
+    }
+  }
+});
