@@ -190,10 +190,14 @@ class Load {
     this.#finish();
   }
 
-  /** A cut is tolerated only as a request under way at a hard kill, ended the way it must be. */
+  /**
+   * A cut is tolerated only as a request under way at a hard kill, ended the way it must be. For
+   * the worker kill, "under way" means started in any phase before it: the phase just before
+   * (backend-back) can be a few ms long, and a stream begun in backend-down may still be running.
+   */
   cut(lane: string, startPhase: Phase, c: CutMidAnswer): void {
     const kill = phase === 'backend-down' && startPhase === 'warmup' && c.how === 'protocol-error' && c.endpoint === this.victim ? 'backend'
-      : phase === 'worker-kill' && startPhase === 'backend-back' && c.how === 'connection-closed' ? 'worker' : null;
+      : phase === 'worker-kill' && startPhase !== 'worker-kill' && c.how === 'connection-closed' ? 'worker' : null;
     if (kill === null) {
       this.fail(lane, startPhase, c.message);
       return;
