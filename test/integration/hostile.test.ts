@@ -142,6 +142,15 @@ function vmRssKiB(pid: number): number {
   return Number(m[1]);
 }
 
+/** Paths the backends receive from now until the test ends, probes and discovery left out. */
+function recordBackendHits(t: Test, sims: readonly SimBackend[]): string[] {
+  const hits: string[] = [];
+  const onRequest = (path: string): void => { if (!PROBE_PATHS.has(path)) hits.push(path); };
+  for (const s of sims) s.on('request', onRequest);
+  t.teardown(() => { for (const s of sims) s.off('request', onRequest); });
+  return hits;
+}
+
 // ---------------------------------------------------------------------------------------------
 
 t.test('hostile input', async (t) => {
@@ -321,10 +330,7 @@ t.test('hostile input', async (t) => {
   t.test('CR, LF, NUL or non-ASCII in a forwarded header value or the query: the request never reaches a backend', async (t) => {
     // X-Request-ID, Accept and traceparent are copied into the upstream request head as they are;
     // uWS must refuse a value that could end a line there (header injection into the backend).
-    const hits: string[] = [];
-    const onRequest = (path: string): void => { if (!PROBE_PATHS.has(path)) hits.push(path); };
-    for (const s of sims) s.on('request', onRequest);
-    t.teardown(() => { for (const s of sims) s.off('request', onRequest); });
+    const hits = recordBackendHits(t, sims);
     const valid = JSON.stringify({ model: MODEL, messages: HI, stream: false });
     for (const name of ['X-Request-ID', 'Accept', 'traceparent']) {
       for (const bad of ['a\nX-Injected: 1', 'a\rX-Injected: 1', 'a\u0000b']) {
@@ -353,10 +359,7 @@ t.test('hostile input', async (t) => {
   });
 
   t.test('path traversal and odd paths: 404 CORRAL_ERR_NOT_FOUND, never a backend hit', async (t) => {
-    const hits: string[] = [];
-    const onRequest = (path: string): void => { if (!PROBE_PATHS.has(path)) hits.push(path); };
-    for (const s of sims) s.on('request', onRequest);
-    t.teardown(() => { for (const s of sims) s.off('request', onRequest); });
+    const hits = recordBackendHits(t, sims);
     const valid = JSON.stringify({ model: MODEL, messages: HI, stream: false });
     const cases: [string, string, Dialect][] = [
       ['GET', '/api/../internal/status', 'ollama'],
