@@ -6,7 +6,7 @@
  *
  *   npm run build:ts                  # tsc, then the bundles corral runs from (dist/bundle)
  *   node dist/perf/instructions.js [--requests 10000] [--warmup 30000] [--concurrency 32]
- *        [--rounds 2] [--backend auto|nginx|uws] [--before PATH]
+ *        [--rounds 2] [--backend auto|nginx|uws] [--before PATH] [--keep DIR]
  *
  * corral runs INLINE (one process) under `valgrind --tool=callgrind --instr-atstart=no`, in
  * front of the zero backend. autocannon (its own process) sends --warmup requests uninstrumented
@@ -17,15 +17,22 @@
  * `Maglev`, `Scaveng`, `Heap::`, `Marking`, `Sweep`…), whose share varies from run to run with
  * when V8's background compile jobs and collections happen to fall. With --before PATH (another
  * build's CLI), that build is measured the same way, alternating, in the same invocation.
+ * With --keep DIR, corral also runs with `node --perf-basic-prof` (V8 writes a map naming its
+ * generated code), and each round leaves in DIR its callgrind dump, that map, and
+ * `functions.<target>.round<N>.txt`: callgrind_annotate's listing by function (self instructions
+ * over the counted requests), JIT frames named (perf/lib/jit-names.ts). For the inclusive view:
+ * `callgrind_annotate --inclusive=yes DUMP`. The map costs ~2 % more instructions (V8 logging its
+ * code), so compare counts of runs made with the same flags.
  * Needs valgrind (callgrind_control, callgrind_annotate); ~1,000 requests/s under callgrind.
  */
 import { execFile } from 'node:child_process';
-import { existsSync, readdirSync } from 'node:fs';
+import { copyFileSync, existsSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { promisify } from 'node:util';
-import { existingFile, int, type OptionsOf } from './lib/args.js';
+import { directory, existingFile, int, type OptionsOf } from './lib/args.js';
 import { spawnTracked } from './lib/children.js';
+import { JitNames } from './lib/jit-names.js';
 import { runLoad } from './lib/load.js';
 import { machineNote, runMain, tempDir, writeResult } from './lib/run.js';
 import { backendFlag, CORRAL_CLI, startZeroBackend, stopAll, waitForCorral, writeCorralConfig, type Server } from './lib/servers.js';
@@ -42,6 +49,7 @@ const FLAGS = {
   rounds: int(2, 1),
   backend: backendFlag(),
   before: existingFile(),
+  keep: directory(),
 };
 type Options = OptionsOf<typeof FLAGS>;
 
@@ -79,8 +87,9 @@ async function countsOf(file: string): Promise<{ total: number; background: numb
 async function measure(opt: Options, backend: Server, cli: string, target: string, round: number): Promise<Sample> {
   const dir = tempDir('callgrind');
   const { file, port, managementPort } = await writeCorralConfig(backend.port, { workers: 0 });
+  const nodeFlags = opt.keep !== '' ? ['--perf-basic-prof'] : [];
   const child = spawnTracked('valgrind', ['--tool=callgrind', '--instr-atstart=no', `--callgrind-out-file=${join(dir, 'callgrind.out')}`,
-    process.execPath, cli, '--config', file], `${target} under callgrind`, { group: true });
+    process.execPath, ...nodeFlags, cli, '--config', file], `${target} under callgrind`, { group: true });
   child.proc.stdout?.resume();
   try {
     await waitForCorral(port, managementPort, child, START_TIMEOUT_MS);
@@ -100,6 +109,7 @@ async function measure(opt: Options, backend: Server, cli: string, target: strin
     if (dump === '' || !existsSync(dump)) throw new Error(`${target}: callgrind wrote no dump in ${dir}`);
     await sleep(500); // the file is complete once callgrind_control returned; this is slack for slow disks
     const { total, background } = await countsOf(dump);
+    if (opt.keep !== '') await keep(opt.keep, dump, child.proc.pid!, target, round, r.requests);
     if (r.errors > 0) throw new Error(`${target}: ${r.errors} of ${r.requests} requests failed`);
     return {
       target, round, requests: r.requests, instructions: total, background,
@@ -108,6 +118,20 @@ async function measure(opt: Options, backend: Server, cli: string, target: strin
   } finally {
     await child.stop(10_000);
   }
+}
+
+/** --keep: the dump, V8's code map, and the listing by function with JIT frames named. */
+async function keep(dir: string, dump: string, pid: number, target: string, round: number, requests: number): Promise<void> {
+  const name = `${target.replace(/[^a-z0-9]+/gi, '-')}.round${round + 1}`;
+  copyFileSync(dump, join(dir, `callgrind.${name}.out`));
+  const map = `/tmp/perf-${pid}.map`;
+  const names = new JitNames(map);
+  if (existsSync(map)) {
+    copyFileSync(map, join(dir, `perf-map.${name}.txt`));
+    rmSync(map, { force: true });
+  }
+  const { stdout } = await run('callgrind_annotate', ['--threshold=99', dump], { maxBuffer: 256 * 1024 * 1024 });
+  writeFileSync(join(dir, `functions.${name}.txt`), `${target}, round ${round + 1}: ${requests} requests counted; divide by that for per request\n${names.annotate(stdout)}`);
 }
 
 async function main(opt: Options): Promise<number> {

@@ -1,4 +1,4 @@
-import { existsSync } from 'node:fs';
+import { existsSync, mkdirSync } from 'node:fs';
 import { resolve } from 'node:path';
 /** Command-line flags for the benchmarks: strict, with the flag's name in every error. */
 import { parseArgs } from 'node:util';
@@ -65,6 +65,17 @@ export function existingFile(flag?: string): Flag<string> {
     flag, default: '', parse: (v, f) => {
       if (v === undefined || v === '') return '';
       if (!existsSync(v)) throw new Error(`--${f}: no such file: ${v}`);
+      return resolve(v);
+    },
+  };
+}
+
+/** A path to a directory, made if missing, or '' (the default) for none. */
+export function directory(flag?: string): Flag<string> {
+  return {
+    flag, default: '', parse: (v) => {
+      if (v === undefined || v === '') return '';
+      mkdirSync(v, { recursive: true });
       return resolve(v);
     },
   };
