@@ -19,8 +19,9 @@ export class ModelTable {
     this.#maxModels = layout.sizes.maxModels;
   }
 
+  /** A plain read, read by the router for every request: why that is safe is in endpoints.ts (EndpointTable). */
   flags(endpoint: number, model: number): number {
-    return Atomics.load(this.#i32, endpoint * this.#maxModels + model);
+    return this.#i32[endpoint * this.#maxModels + model]!;
   }
 
   setFlags(endpoint: number, model: number, f: number): void {
