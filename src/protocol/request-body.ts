@@ -1,3 +1,4 @@
+import { isAscii } from 'node:buffer';
 import { InvalidJsonError, InvalidRequestError, MissingModelError } from '../core/errors.js';
 
 /** Longest model name accepted; real ones are far shorter (`hf.co/org/repo:Q4_K_M`). */
@@ -25,12 +26,18 @@ export function analyseBody(body: Buffer | null, streamsByDefault: boolean, out:
   if (body === null || body.length === 0) throw new InvalidJsonError('request body is empty; expected a JSON object');
   // JSON is UTF-8 (RFC 8259 §8.1). A lenient decode would silently turn bad bytes into U+FFFD
   // while the raw bytes went upstream unchanged, so the backend would see something else than
-  // corral checked; the fatal decoder checks and decodes in one pass over the body.
+  // corral checked; the fatal decoder checks and decodes in one pass over the body. An ASCII body
+  // (English prompts; Python's json escapes everything else by default) needs no check: a SIMD
+  // scan and the plain decode cost less than the fatal decoder (perf/RESULTS.md, Optimisation 9).
   let text: string;
-  try {
-    text = UTF8.decode(body);
-  } catch {
-    throw new InvalidJsonError('request body is not valid UTF-8');
+  if (isAscii(body)) {
+    text = body.toString();
+  } else {
+    try {
+      text = UTF8.decode(body);
+    } catch {
+      throw new InvalidJsonError('request body is not valid UTF-8');
+    }
   }
   let parsed: unknown;
   try {
