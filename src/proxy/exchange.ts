@@ -12,6 +12,7 @@ import { CorralError, UpstreamError, UpstreamTimeoutError } from '../core/errors
 import { Counter } from '../state/stats.js';
 import type { Proxy } from './proxy.js';
 import { UpstreamAttempt } from './upstream-attempt.js';
+import type { ForwardedHeaders } from '../upstream/forwarded-headers.js';
 
 const NO_BODY = Buffer.alloc(0);
 
@@ -38,7 +39,7 @@ export class Exchange {
   current: UpstreamAttempt | null;
   tried: number[] | null;
   upstreamStatus: number;
-  upstreamHeaders: Buffer[] | null;
+  upstreamHeaders: ForwardedHeaders | null;
   /** The upstream's Content-Length, -1 when absent (streamed or chunked responses). */
   upstreamLength: number;
   /** A whole body that arrived in one chunk, held to leave with the head in a single send. */
@@ -149,7 +150,7 @@ export class Exchange {
     return this.r.query === '' ? this.route.path : `${this.route.path}?${this.r.query}`;
   }
 
-  onUpstreamHead(statusCode: number, headers: Buffer[], contentLength: number): void {
+  onUpstreamHead(statusCode: number, headers: ForwardedHeaders, contentLength: number): void {
     if (isRetryableStatus(statusCode) && this.canRetry()
       && this.proxy.selector.hasAlternative(this.table, this.model, this.route.dialect, this.tried, this.endpoint)) {
       // The backend is alive but cannot serve (overloaded, its own upstream broken): try another.
@@ -204,7 +205,7 @@ export class Exchange {
 
   onUpstreamError(err: Error): void {
     this.current = null;
-    // Views of the connection's read buffer after a failure mid-parse: never to be read again.
+    // The connection's parser owns them, and the connection is gone: never to be read again.
     this.upstreamHeaders = null;
     const r = this.r;
     const proxy = this.proxy;

@@ -1,3 +1,4 @@
+import type { ForwardedHeaders } from '../upstream/forwarded-headers.js';
 import type { UpstreamConnection } from '../upstream/upstream-connection.js';
 import type { UpstreamRequest } from '../upstream/upstream-request.js';
 import type { Exchange } from './exchange.js';
@@ -32,7 +33,7 @@ export class UpstreamAttempt implements UpstreamRequest {
     this.connection?.resume(this);
   }
 
-  onUpstreamHead(status: number, headers: Buffer[], contentLength: number): void {
+  onUpstreamHead(status: number, headers: ForwardedHeaders, contentLength: number): void {
     if (this.exchange.current === this) this.exchange.onUpstreamHead(status, headers, contentLength);
   }
 

@@ -1,50 +1,55 @@
+import type { ForwardedHeaders } from '../upstream/forwarded-headers.js';
 import type { ClientRequest } from './client-request.js';
-import {
-  H_CONNECTION, H_CONTENT_TYPE, H_ENDPOINT, H_REQUEST_ID, H_RETRIES, H_ROUTE, V_CLOSE, V_JSON,
-  retriesBytes, statusLineBytes, valueBytes,
-} from './header-bytes.js';
+import { CONNECTION_CLOSE_LINE, CONTENT_TYPE_JSON_LINE, extraLine, requestIdLine, routingLines, statusText } from './head-lines.js';
 
 /**
  * Every write to a uWS HttpResponse goes through here (STYLE rule 7). Writes made outside a uWS
  * callback (after an await, from the upstream client's callbacks) must be corked, or uWS sends each one as its
  * own syscall and warns. `cork` takes a callback; to avoid a closure per write, the arguments go
  * through module-level slots read by module-level functions (cork runs them synchronously).
- * What corral writes itself goes to uWS as pre-encoded Buffers (header-bytes.ts).
+ * A head goes to uWS in one call: status text and header lines as one string (head-lines.ts).
  */
 
 let slotReq: ClientRequest;
 let slotStatus = 0;
-let slotHeaders: readonly Buffer[] | null = null;
+let slotHeaders: ForwardedHeaders | null = null;
 let slotExtraName = '';
 let slotExtraValue = '';
 let slotBody: string | Buffer | Uint8Array = '';
 let slotClose = false;
 let slotResult = false;
 
-function writeHeadNow(r: ClientRequest, status: number, upstream: readonly Buffer[] | null): void {
-  const res = r.res;
+/** Status text, the upstream's lines, corral's own: the head but for what a caller appends. */
+function headText(r: ClientRequest, status: number, upstream: ForwardedHeaders | null): string {
   r.status = status;
-  res.writeStatus(statusLineBytes(status));
-  if (upstream !== null) {
-    // Raw [name, value, …] Buffers from the upstream response, passed through as they are; the
-    // parser already left out what must not be copied (upstream/raw-headers.ts).
-    for (let i = 0; i < upstream.length; i += 2) res.writeHeader(upstream[i]!, upstream[i + 1]!);
-  }
-  if (r.requestId !== '') res.writeHeader(H_REQUEST_ID, r.requestId);
-  if (r.closeAfter) res.writeHeader(H_CONNECTION, V_CLOSE);
-  if (r.endpointName !== '') {
-    res.writeHeader(H_ENDPOINT, valueBytes(r.endpointName));
-    res.writeHeader(H_ROUTE, valueBytes(r.routeLabel));
-    res.writeHeader(H_RETRIES, retriesBytes(r.retries));
+  let head = statusText(status);
+  // The upstream response's lines as the parser kept them (upstream/raw-headers.ts says which).
+  if (upstream !== null) head += upstream.text;
+  if (r.requestId !== '') head += requestIdLine(r.requestId, r.requestId === r.clientRequestId);
+  if (r.closeAfter) head += CONNECTION_CLOSE_LINE;
+  if (r.endpointName !== '') head += routingLines(r.endpointName, r.routeLabel, r.retries);
+  return head;
+}
+
+/** The head, in one uWS call (within a cork). */
+function writeHead(r: ClientRequest, head: string, upstream: ForwardedHeaders | null): void {
+  // uWS sends a string as UTF-8, which would turn an upstream byte ≥ 0x80 (obs-text, one latin1
+  // char here) into two: such a head goes as latin1 bytes. The check is a UTF-8 length that
+  // differs from the length in chars: one native call, which also flattens the head's string in
+  // place, work uWS's own conversion would otherwise do.
+  if (upstream !== null && upstream.count !== 0 && Buffer.byteLength(head, 'utf8') !== head.length) {
+    r.res.writeStatus(Buffer.from(head, 'latin1'));
+  } else {
+    r.res.writeStatus(head);
   }
   r.headSent = true;
 }
 
 function corkedSendJson(): void {
   const r = slotReq;
-  writeHeadNow(r, slotStatus, null);
-  r.res.writeHeader(H_CONTENT_TYPE, V_JSON);
-  if (slotExtraName !== '') r.res.writeHeader(slotExtraName, slotExtraValue);
+  let head = headText(r, slotStatus, null) + CONTENT_TYPE_JSON_LINE;
+  if (slotExtraName !== '') head += extraLine(slotExtraName, slotExtraValue);
+  writeHead(r, head, null);
   // HEAD: the same head and no body. uWS 20.30 cannot report the GET body's length here:
   // endWithoutBody(n > 0) leaves the response unfinished and the connection dead, so it says 0.
   if (r.method === 'head') r.res.endWithoutBody(0, slotClose);
@@ -69,12 +74,12 @@ export function sendJson(r: ClientRequest, status: number, body: string, extraNa
 
 function corkedHeadAndChunk(): void {
   const r = slotReq;
-  writeHeadNow(r, slotStatus, slotHeaders);
+  writeHead(r, headText(r, slotStatus, slotHeaders), slotHeaders);
   slotResult = r.res.write(slotBody);
 }
 
 /** Status, upstream headers (filtered) and the first body bytes, in one corked write. */
-export function writeHeadAndChunk(r: ClientRequest, status: number, headers: readonly Buffer[], chunk: Buffer): boolean {
+export function writeHeadAndChunk(r: ClientRequest, status: number, headers: ForwardedHeaders, chunk: Buffer): boolean {
   if (r.aborted || r.ended) return true;
   slotReq = r;
   slotStatus = status;
@@ -100,12 +105,12 @@ export function writeChunk(r: ClientRequest, chunk: Buffer | string): boolean {
 
 function corkedHeadAndEnd(): void {
   const r = slotReq;
-  writeHeadNow(r, slotStatus, slotHeaders);
+  writeHead(r, headText(r, slotStatus, slotHeaders), slotHeaders);
   r.res.end(slotBody);
 }
 
 /** A complete response — head, whole body (or none), end — in one corked send, with Content-Length. */
-export function writeHeadAndEnd(r: ClientRequest, status: number, headers: readonly Buffer[], body: Buffer | null): void {
+export function writeHeadAndEnd(r: ClientRequest, status: number, headers: ForwardedHeaders, body: Buffer | null): void {
   if (r.aborted || r.ended) return;
   r.ended = true;
   slotReq = r;

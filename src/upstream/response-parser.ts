@@ -1,4 +1,6 @@
-import { classifyHeader, equalsLowerAt, HeaderKind } from './raw-headers.js';
+import { viewOf } from './buffer-view.js';
+import { ForwardedHeaders } from './forwarded-headers.js';
+import { classifyHeader, equalsLowerText, HeaderKind } from './raw-headers.js';
 
 /**
  * An incremental HTTP/1.x response parser (RFC 9112) for corral's upstream connections: a head
@@ -15,15 +17,13 @@ import { classifyHeader, equalsLowerAt, HeaderKind } from './raw-headers.js';
 /** Receives what the parser finds, synchronously, from within execute(). */
 export interface ResponseSink {
   /**
-   * The final (non-1xx) head. `headers` are [name, value, …] views holding only what a proxy
-   * passes on: hop-by-hop and framing headers (which the parser itself consumes) and the ones uWS
-   * writes itself are left out (raw-headers.ts), so they cost no Buffer. They point into the
-   * caller's buffer while the response is in the bytes being parsed: valid until execute()
-   * returns, and the caller reads them in onResponseEnd (called within execute) or synchronously
-   * after it. When execute() returns with the response unfinished, the parser has first copied
-   * them, in the same array, so they last until the response ends. Never keep them past it.
+   * The final (non-1xx) head. `headers` holds only the lines a proxy passes on: hop-by-hop and
+   * framing headers (which the parser itself consumes) and the ones uWS writes itself are left
+   * out (raw-headers.ts). It is the parser's own copy, refilled when the parser reads its next
+   * head: valid through the end of this response and whatever the caller does synchronously after
+   * it (a next head needs a later read), never longer.
    */
-  onResponseHead(status: number, headers: Buffer[], contentLength: number): void;
+  onResponseHead(status: number, headers: ForwardedHeaders, contentLength: number): void;
   /** Body bytes (chunked framing removed), a view valid only during this call. */
   onResponseData(chunk: Buffer): void;
   /** The response is complete. */
@@ -51,9 +51,6 @@ const LF = 10;
 const SP = 32;
 const HT = 9;
 const END_OF_HEAD = Buffer.from('\r\n\r\n', 'latin1');
-const KEEP_ALIVE = Buffer.from('keep-alive', 'latin1');
-const CLOSE = Buffer.from('close', 'latin1');
-const CHUNKED = Buffer.from('chunked', 'latin1');
 
 /** How much of a read is turned into text to look for the end of the head; longer heads take a slower path. */
 const HEAD_WINDOW_BYTES = 2048;
@@ -75,8 +72,8 @@ export class ResponseParser {
   #state: State;
   /** The start of a head split across reads, copied (null when none is pending). */
   #partialHead: Buffer | null;
-  /** The headers handed to the sink, while they are views of the caller's buffer. */
-  #borrowedHeaders: Buffer[] | null;
+  /** The last head's lines to pass on (ResponseSink.onResponseHead). */
+  readonly #headers: ForwardedHeaders;
   #remaining: number;
   #chunkSizeDigits: number;
 
@@ -88,19 +85,22 @@ export class ResponseParser {
     this.headReceived = false;
     this.#state = State.Head;
     this.#partialHead = null;
-    this.#borrowedHeaders = null;
+    this.#headers = new ForwardedHeaders();
     this.#remaining = 0;
     this.#chunkSizeDigits = 0;
   }
 
-  /** Ready for the next response on the same connection. */
+  /**
+   * Ready for the next response on the same connection. The last head's lines stay as they are:
+   * the previous response's owner may still be writing them (its connection is released, and may
+   * be reassigned, before it is told the response ended).
+   */
   reset(): void {
     this.error = '';
     this.keepAlive = false;
     this.headReceived = false;
     this.#state = State.Head;
     this.#partialHead = null;
-    this.#borrowedHeaders = null;
   }
 
   get done(): boolean {
@@ -145,7 +145,7 @@ export class ResponseParser {
           break;
         }
         case State.UntilClose: {
-          this.sink.onResponseData(buf.subarray(i, end));
+          this.sink.onResponseData(viewOf(buf, i, end));
           i = end;
           break;
         }
@@ -162,18 +162,7 @@ export class ResponseParser {
       }
       if (this.done) return i;
     }
-    if (this.#borrowedHeaders !== null) this.#ownHeaders(this.#borrowedHeaders);
     return i;
-  }
-
-  /**
-   * The response goes on in a later read, which will overwrite the caller's buffer: the headers
-   * the sink holds become copies. (Most responses end in the read that brought their head, and
-   * their headers are never copied at all.)
-   */
-  #ownHeaders(headers: Buffer[]): void {
-    for (let k = 0; k < headers.length; k++) headers[k] = Buffer.from(headers[k]!);
-    this.#borrowedHeaders = null;
   }
 
   /**
@@ -183,13 +172,12 @@ export class ResponseParser {
   #deliverCounted(buf: Buffer, i: number, end: number): number {
     const n = Math.min(this.#remaining, end - i);
     this.#remaining -= n;
-    this.sink.onResponseData(buf.subarray(i, i + n));
+    this.sink.onResponseData(viewOf(buf, i, i + n));
     return n;
   }
 
   #complete(): void {
     this.#state = State.Done;
-    this.#borrowedHeaders = null;
     this.sink.onResponseEnd();
   }
 
@@ -294,9 +282,8 @@ export class ResponseParser {
       }
       if (at < 0) return this.#keepPartial(buf, start, end);
       if (at + 4 > MAX_HEAD_BYTES) return this.#headTooLarge();
-      // Keeps the first CRLF of the terminator so every line ends with one. The header views
-      // point into the caller's buffer until execute() returns (#ownHeaders).
-      return this.#parseHead(buf.subarray(start, start + at + 2), text, true) ? start + at + 4 : -1;
+      // Keeps the first CRLF of the terminator so every line ends with one.
+      return this.#parseHead(buf, start, at + 2, text) ? start + at + 4 : -1;
     }
     const joined = Buffer.concat([partial, buf.subarray(start, end)]);
     const at = joined.indexOf(END_OF_HEAD, Math.max(0, partial.length - 3));
@@ -306,8 +293,7 @@ export class ResponseParser {
     }
     if (at + 4 > MAX_HEAD_BYTES) return this.#headTooLarge();
     this.#partialHead = null;
-    // `joined` is our own copy: its views need no copying later.
-    const ok = this.#parseHead(joined.subarray(0, at + 2), joined.toString('latin1', 0, at + 2), false);
+    const ok = this.#parseHead(joined, 0, at + 2, joined.toString('latin1', 0, at + 2));
     return ok ? start + (at + 4 - partial.length) : -1;
   }
 
@@ -322,20 +308,21 @@ export class ResponseParser {
   }
 
   /**
-   * `head` holds the status line and header lines, each ending in CRLF; `text` is the same bytes
-   * as a latin1 string (it may run on past the head). `borrowed`: `head` is a view of the
-   * caller's buffer.
+   * buf[base, base + length) holds the status line and header lines, each ending in CRLF; `text`
+   * is the same bytes as a latin1 string from `base` on (it may run on past the head). Offsets
+   * below are relative to `base`: the head is read where it lies, with no view made of it.
    */
-  #parseHead(head: Buffer, text: string, borrowed: boolean): boolean {
+  #parseHead(buf: Buffer, base: number, length: number, text: string): boolean {
     // "HTTP/1.x SSS[ reason]\r\n"
-    if (head.length < 14 || head[0] !== 72 || head[1] !== 84 || head[2] !== 84 || head[3] !== 80
-      || head[4] !== 47 || head[5] !== 49 || head[6] !== 46 || !isDigit(head[7]!) || head[8] !== SP
-      || !isDigit(head[9]!) || !isDigit(head[10]!) || !isDigit(head[11]!) || (head[12] !== SP && head[12] !== CR)) {
+    if (length < 14 || buf[base] !== 72 || buf[base + 1] !== 84 || buf[base + 2] !== 84 || buf[base + 3] !== 80
+      || buf[base + 4] !== 47 || buf[base + 5] !== 49 || buf[base + 6] !== 46 || !isDigit(buf[base + 7]!) || buf[base + 8] !== SP
+      || !isDigit(buf[base + 9]!) || !isDigit(buf[base + 10]!) || !isDigit(buf[base + 11]!)
+      || (buf[base + 12] !== SP && buf[base + 12] !== CR)) {
       this.#fail('invalid status line');
       return false;
     }
-    const http10 = head[7] === 48;
-    const status = (head[9]! - 48) * 100 + (head[10]! - 48) * 10 + (head[11]! - 48);
+    const http10 = buf[base + 7] === 48;
+    const status = (buf[base + 9]! - 48) * 100 + (buf[base + 10]! - 48) * 10 + (buf[base + 11]! - 48);
     let i = text.indexOf('\n', 12) + 1;
     if (i === 0) {
       this.#fail('invalid status line');
@@ -343,49 +330,54 @@ export class ResponseParser {
     }
     // Lines and colons are found with string searches on the latin1 text of the head (one char
     // per byte, so offsets are the Buffer's): V8's String indexOf is several times faster than a
-    // byte loop over the Buffer. Names and values stay Buffers (views of `head`).
-    const headers: Buffer[] = [];
+    // byte loop over the Buffer.
+    const headers = this.#headers;
+    headers.clear();
     let contentLength = -1;
     let chunked = false;
     let otherCoding = false;
     let hasTransferEncoding = false;
     let close = http10;
     let hintMs = 0;
-    while (i < head.length) {
+    while (i < length) {
       const lineStart = i;
-      const first = head[i]!;
+      const first = buf[base + i]!;
       if (first === SP || first === HT) {
         this.#fail('obsolete header line folding');
         return false;
       }
-      // head ends in CRLF, so every line has its LF; the value ends before the CR.
+      // The head ends in CRLF, so every line has its LF; the value ends before the CR.
       const lf = text.indexOf('\n', i);
-      const lineEnd = head[lf - 1] === CR ? lf - 1 : lf;
+      const lineEnd = buf[base + lf - 1] === CR ? lf - 1 : lf;
       let colon = text.indexOf(':', i);
       if (colon > lf) colon = -1;
       i = lf + 1;
-      if (colon <= lineStart || head[colon - 1] === SP || head[colon - 1] === HT) {
+      if (colon <= lineStart || buf[base + colon - 1] === SP || buf[base + colon - 1] === HT) {
         this.#fail('invalid header line');
         return false;
       }
+      const kind = classifyHeader(text, lineStart, colon);
+      if (kind === HeaderKind.Skip) continue;
+      if (kind === HeaderKind.Forward) {
+        // A CR inside a header passed on would reach the client (some end lines at a bare CR),
+        // and corral writes these lines into its response head as they are. Checked only here:
+        // headers the parser consumes never leave corral.
+        const cr = text.indexOf('\r', lineStart);
+        if (cr >= 0 && cr < lineEnd) {
+          this.#fail('bare CR in a header line');
+          return false;
+        }
+        // The line as it arrived: whitespace around the value is still valid HTTP.
+        headers.append(text.slice(lineStart, lineEnd));
+        continue;
+      }
       let vs = colon + 1;
       let ve = lineEnd;
-      while (vs < ve && (head[vs] === SP || head[vs] === HT)) vs++;
-      while (ve > vs && (head[ve - 1] === SP || head[ve - 1] === HT)) ve--;
-      switch (classifyHeader(head, lineStart, colon)) {
-        case HeaderKind.Forward: {
-          // A CR inside a header passed on would reach the client (some end lines at a bare CR).
-          // Checked only here: headers the parser consumes never leave corral.
-          const cr = text.indexOf('\r', lineStart);
-          if (cr >= 0 && cr < lineEnd) {
-            this.#fail('bare CR in a header line');
-            return false;
-          }
-          headers.push(head.subarray(lineStart, colon), head.subarray(vs, ve));
-          break;
-        }
+      while (vs < ve && (buf[base + vs] === SP || buf[base + vs] === HT)) vs++;
+      while (ve > vs && (buf[base + ve - 1] === SP || buf[base + ve - 1] === HT)) ve--;
+      switch (kind) {
         case HeaderKind.ContentLength: {
-          const n = decimal(head, vs, ve);
+          const n = decimal(buf, base + vs, base + ve);
           if (n < 0 || (contentLength >= 0 && n !== contentLength)) {
             this.#fail('invalid content-length');
             return false;
@@ -396,18 +388,16 @@ export class ResponseParser {
         case HeaderKind.TransferEncoding:
           // Chunked only when it is the final coding (RFC 9112 §6.3); any other: read to close.
           // Several lines form one list, so the last line's last coding decides.
-          chunked = endsWithChunked(head, vs, ve);
+          chunked = endsWithChunked(text, vs, ve);
           otherCoding = !chunked;
           hasTransferEncoding = true;
           break;
         case HeaderKind.Connection:
-          if (hasToken(head, vs, ve, CLOSE)) close = true;
-          else if (http10 && hasToken(head, vs, ve, KEEP_ALIVE)) close = false;
+          if (hasToken(text, vs, ve, 'close')) close = true;
+          else if (http10 && hasToken(text, vs, ve, 'keep-alive')) close = false;
           break;
         case HeaderKind.KeepAlive:
-          hintMs = keepAliveTimeoutMs(head.toString('latin1', vs, ve));
-          break;
-        case HeaderKind.Skip:
+          hintMs = keepAliveTimeoutMs(text.slice(vs, ve));
           break;
       }
     }
@@ -422,7 +412,6 @@ export class ResponseParser {
     }
     this.headReceived = true;
     this.keepAliveHintMs = hintMs;
-    if (borrowed && headers.length > 0) this.#borrowedHeaders = headers;
     const bodyless = status === 204 || status === 304;
     const untilClose = !bodyless && !chunked && (otherCoding || contentLength < 0);
     // Transfer-Encoding wins over Content-Length, but a message with both may be a smuggling
@@ -463,21 +452,21 @@ function decimal(buf: Buffer, start: number, end: number): number {
   return n;
 }
 
-/** The transfer-coding list buf[start, end) ends with `chunked`. */
-function endsWithChunked(buf: Buffer, start: number, end: number): boolean {
+/** The transfer-coding list text[start, end) ends with `chunked`. */
+function endsWithChunked(text: string, start: number, end: number): boolean {
   const at = end - 7;
-  if (at < start || !equalsLowerAt(buf, at, end, CHUNKED)) return false;
-  const before = buf[at - 1];
+  if (at < start || !equalsLowerText(text, at, end, 'chunked')) return false;
+  const before = text.charCodeAt(at - 1);
   return at === start || before === 44 /* , */ || before === SP || before === HT;
 }
 
-/** The comma-separated list buf[start, end) contains the lower-case `token`, ignoring case. */
-function hasToken(buf: Buffer, start: number, end: number, token: Buffer): boolean {
-  if (equalsLowerAt(buf, start, end, token)) return true; // the usual single value
-  if (buf.indexOf(44, start) < 0 || buf.indexOf(44, start) >= end) return false;
-  const parts = buf.toString('latin1', start, end).toLowerCase().split(',');
-  const wanted = token.toString('latin1');
-  for (let i = 0; i < parts.length; i++) if (parts[i]!.trim() === wanted) return true;
+/** The comma-separated list text[start, end) contains the lower-case `token`, ignoring case. */
+function hasToken(text: string, start: number, end: number, token: string): boolean {
+  if (equalsLowerText(text, start, end, token)) return true; // the usual single value
+  const comma = text.indexOf(',', start);
+  if (comma < 0 || comma >= end) return false;
+  const parts = text.slice(start, end).toLowerCase().split(',');
+  for (let i = 0; i < parts.length; i++) if (parts[i]!.trim() === token) return true;
   return false;
 }
 

@@ -1,6 +1,7 @@
 import { createRequire } from 'node:module';
 import net, { type Socket } from 'node:net';
 import { deadlineIn } from './deadline-sweeper.js';
+import type { ForwardedHeaders } from './forwarded-headers.js';
 import {
   UpstreamClientError, UPSTREAM_BODY_TIMEOUT, UPSTREAM_CLOSED, UPSTREAM_CONNECT_TIMEOUT, UPSTREAM_HEADERS_TIMEOUT, UPSTREAM_PROTOCOL,
 } from './errors.js';
@@ -174,7 +175,7 @@ export class UpstreamConnection implements ResponseSink {
     return true;
   }
 
-  onResponseHead(status: number, headers: Buffer[], contentLength: number): void {
+  onResponseHead(status: number, headers: ForwardedHeaders, contentLength: number): void {
     this.request?.onUpstreamHead(status, headers, contentLength);
   }
 

@@ -1,3 +1,4 @@
+import type { ForwardedHeaders } from './forwarded-headers.js';
 import type { UpstreamConnection } from './upstream-connection.js';
 
 /**
@@ -14,11 +15,11 @@ export interface UpstreamRequest {
   abandoned: boolean;
 
   /**
-   * `headers` are valid until the call that ends the response (onUpstreamEnd) returns; if the
-   * response is still unfinished when the connection's read is done, the parser has made them
-   * copies (response-parser.ts). Not to be kept past the response.
+   * `headers` (the lines to pass on) are valid until the call that ends the response
+   * (onUpstreamEnd) returns: the connection's parser refills them with its next head
+   * (response-parser.ts). Not to be kept past the response.
    */
-  onUpstreamHead(status: number, headers: Buffer[], contentLength: number): void;
+  onUpstreamHead(status: number, headers: ForwardedHeaders, contentLength: number): void;
   /** `chunk` is valid only during the call. Returning false pauses the connection until resume(). */
   onUpstreamData(chunk: Buffer): boolean;
   onUpstreamEnd(): void;

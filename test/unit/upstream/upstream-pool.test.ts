@@ -6,6 +6,7 @@ import type { UpstreamConfig } from '../../../src/config/types.js';
 import {
   UPSTREAM_BODY_TIMEOUT, UPSTREAM_CLOSED, UPSTREAM_HEADERS_TIMEOUT, UPSTREAM_POOL_CLOSED, UPSTREAM_PROTOCOL,
 } from '../../../src/upstream/errors.js';
+import type { ForwardedHeaders } from '../../../src/upstream/forwarded-headers.js';
 import type { UpstreamConnection } from '../../../src/upstream/upstream-connection.js';
 import { UpstreamPool } from '../../../src/upstream/upstream-pool.js';
 import type { UpstreamRequest } from '../../../src/upstream/upstream-request.js';
@@ -171,10 +172,10 @@ class TestRequest implements UpstreamRequest {
     return new Promise((resolve) => this.#waiters.push({ test, resolve }));
   }
 
-  onUpstreamHead(status: number, headers: Buffer[], contentLength: number): void {
+  onUpstreamHead(status: number, headers: ForwardedHeaders, contentLength: number): void {
     this.events.push('head');
     this.status = status;
-    this.headers = headers.map((h) => h.toString('latin1'));
+    this.headers = headers.toPairs();
     this.contentLength = contentLength;
     this.carriedBy = this.connection;
     this.#check();
