@@ -25,6 +25,27 @@ const WORKER_ENTRY = fileURLToPath(new URL(
   typeof CORRAL_BUNDLED_WORKER === 'string' ? CORRAL_BUNDLED_WORKER : '../../workers/http-worker.js',
   import.meta.url,
 ));
+/**
+ * V8's young generation in a worker: each of its two semi-spaces at most this many MiB. V8 starts
+ * them small and doubles them under load up to 16 MiB, and a worker's RSS steps up with each
+ * doubling (~6 MiB, then ~13) at a point that depends on the load: memory that looked like growth
+ * between load rounds, ~21 MiB per worker in all. Capped, the young generation reaches its size in
+ * the first seconds of load and RSS stays flat after that. Scavenges come more often but copy
+ * only the survivors (the requests in flight): instructions per request, GC included, did not
+ * change (perf/RESULTS.md, Memory). An operator's own `--max-semi-space-size` (in NODE_OPTIONS or
+ * on node's command line) wins.
+ */
+const WORKER_SEMI_SPACE_MIB = 4;
+const SEMI_SPACE_FLAG = '--max-semi-space-size';
+
+/** node's flags for a worker: the primary's own, plus the young-generation cap unless one is set. */
+function workerExecArgv(): string[] {
+  const own = [...process.execArgv];
+  const given = own.some((a) => a.startsWith(SEMI_SPACE_FLAG)) || (process.env.NODE_OPTIONS ?? '').includes(SEMI_SPACE_FLAG);
+  if (!given) own.push(`${SEMI_SPACE_FLAG}=${WORKER_SEMI_SPACE_MIB}`);
+  return own;
+}
+
 const RESPAWN_MIN_MS = 100;
 const RESPAWN_MAX_MS = 5000;
 /** A worker that lived this long is considered stable: its next crash restarts the backoff. */
@@ -74,7 +95,7 @@ export class Supervisor {
     this.#freeSlots = [];
     for (let slot = maxWorkers - 1; slot >= 1; slot--) this.#freeSlots.push(slot);
     this.#port = config.server.port;
-    cluster.setupPrimary({ exec: WORKER_ENTRY, silent: false });
+    cluster.setupPrimary({ exec: WORKER_ENTRY, silent: false, execArgv: workerExecArgv() });
   }
 
   get port(): number {
