@@ -32,17 +32,19 @@ const WORKER_ENTRY = fileURLToPath(new URL(
  * between load rounds, ~21 MiB per worker in all. Capped, the young generation reaches its size in
  * the first seconds of load and RSS stays flat after that. Scavenges come more often but copy
  * only the survivors (the requests in flight): instructions per request, GC included, did not
- * change (perf/RESULTS.md, Memory). An operator's own `--max-semi-space-size` (in NODE_OPTIONS or
- * on node's command line) wins.
+ * change (perf/RESULTS.md, Memory). An operator's own semi-space flag (max or min, in NODE_OPTIONS
+ * or on node's command line) wins.
  */
 const WORKER_SEMI_SPACE_MIB = 4;
-const SEMI_SPACE_FLAG = '--max-semi-space-size';
+/** An operator's own semi-space flag, in either spelling V8 accepts (`-` or `_`), max or min. */
+const SEMI_SPACE_FLAG = /--(max|min)[-_]semi[-_]space[-_]size/;
 
 /** node's flags for a worker: the primary's own, plus the young-generation cap unless one is set. */
-function workerExecArgv(): string[] {
-  const own = [...process.execArgv];
-  const given = own.some((a) => a.startsWith(SEMI_SPACE_FLAG)) || (process.env.NODE_OPTIONS ?? '').includes(SEMI_SPACE_FLAG);
-  if (!given) own.push(`${SEMI_SPACE_FLAG}=${WORKER_SEMI_SPACE_MIB}`);
+export function workerExecArgv(execArgv: readonly string[], nodeOptions: string): string[] {
+  const own = [...execArgv];
+  if (!own.some((a) => SEMI_SPACE_FLAG.test(a)) && !SEMI_SPACE_FLAG.test(nodeOptions)) {
+    own.push(`--max-semi-space-size=${WORKER_SEMI_SPACE_MIB}`);
+  }
   return own;
 }
 
@@ -95,7 +97,7 @@ export class Supervisor {
     this.#freeSlots = [];
     for (let slot = maxWorkers - 1; slot >= 1; slot--) this.#freeSlots.push(slot);
     this.#port = config.server.port;
-    cluster.setupPrimary({ exec: WORKER_ENTRY, silent: false, execArgv: workerExecArgv() });
+    cluster.setupPrimary({ exec: WORKER_ENTRY, silent: false, execArgv: workerExecArgv(process.execArgv, process.env.NODE_OPTIONS ?? '') });
   }
 
   get port(): number {

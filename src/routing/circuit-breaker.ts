@@ -27,7 +27,9 @@ export class CircuitBreaker {
   /** May endpoint `e` take a request now? An open circuit whose time is up turns half-open here. */
   admits(e: number): boolean {
     const endpoints = this.#endpoints;
-    const c = endpoints.circuit(e);
+    if (endpoints.circuit(e) === CircuitState.Closed) return true;
+    // Synchronized before the opening time is read (EndpointTable's class comment).
+    const c = endpoints.circuitSynchronized(e);
     if (c === CircuitState.Closed) return true;
     if (c === CircuitState.Open) {
       if (endpoints.msSinceCircuitOpened(e) < this.#openForMs) return false;
@@ -57,7 +59,9 @@ export class CircuitBreaker {
 
   /** Whether a request reserving `e` now is a half-open trial (see onSuccess). */
   isTrial(e: number): boolean {
-    return this.#endpoints.circuit(e) === CircuitState.HalfOpen;
+    const endpoints = this.#endpoints;
+    // A trial's opening is read next (openingOf): synchronized when it matters.
+    return endpoints.circuit(e) === CircuitState.HalfOpen && endpoints.circuitSynchronized(e) === CircuitState.HalfOpen;
   }
 
   /** Which opening of the circuit a trial reserved now belongs to (see onSuccess). */
@@ -73,7 +77,7 @@ export class CircuitBreaker {
   onSuccess(e: number, trial: boolean, opening: number): CircuitChange {
     const endpoints = this.#endpoints;
     if (endpoints.consecutiveFailures(e) !== 0) endpoints.resetConsecutiveFailures(e);
-    if (!trial || endpoints.circuit(e) === CircuitState.Closed || endpoints.circuitOpenedStamp(e) !== opening) return CircuitChange.None;
+    if (!trial || endpoints.circuitSynchronized(e) === CircuitState.Closed || endpoints.circuitOpenedStamp(e) !== opening) return CircuitChange.None;
     return endpoints.casCircuit(e, CircuitState.HalfOpen, CircuitState.Closed) ? CircuitChange.Closed : CircuitChange.None;
   }
 }

@@ -36,7 +36,9 @@ function writeHead(r: ClientRequest, head: string, upstream: ForwardedHeaders | 
   // uWS sends a string as UTF-8, which would turn an upstream byte ≥ 0x80 (obs-text, one latin1
   // char here) into two: such a head goes as latin1 bytes. The check is a UTF-8 length that
   // differs from the length in chars: one native call, which also flattens the head's string in
-  // place, work uWS's own conversion would otherwise do.
+  // place, work uWS's own conversion would otherwise do. latin1 keeps only a char's low byte, so
+  // corral's own parts must stay ASCII: endpoint names are (config, NAME_RE), route labels and
+  // numbers are, and a client's request id is masked (head-lines.ts).
   if (upstream !== null && upstream.count !== 0 && Buffer.byteLength(head, 'utf8') !== head.length) {
     r.res.writeStatus(Buffer.from(head, 'latin1'));
   } else {

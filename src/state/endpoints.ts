@@ -20,9 +20,12 @@ const I32_MAX = 0x7fffffff;
  * reads. Atomics.load is a builtin call V8 11 does not inline, ~100 instructions a read where a
  * plain one costs a few (perf/RESULTS.md, Optimisation 9). It is safe for these cells: a plain
  * read of an aligned Int32Array element is tear-free (ECMAScript, IsNoTearConfiguration), each
- * call loads afresh, and no decision depends on the order of two of them: each only informs a
- * routing choice that races other workers anyway. Where it matters, the decision is made by an
- * atomic read-modify-write (acquire() against the cap, casCircuit()).
+ * call loads afresh, and each only informs a routing choice that races other workers anyway;
+ * the decisions that must be exact are atomic read-modify-writes (acquire() against the cap,
+ * casCircuit()). A plain read gives no ordering, though: where a decision reads the circuit and
+ * then its opening time (written before the state, by casCircuit), the circuit is read again
+ * with circuitSynchronized(), so the time read after it is the one that opening stamped
+ * (circuit-breaker.ts). Only the rare non-closed case pays for it.
  *
  * Counters (requests, failures) wrap at 2^32 and are returned unsigned.
  *
@@ -163,6 +166,11 @@ export class EndpointTable {
   /** A plain read (see the class comment): transitions are compare-and-set (casCircuit). */
   circuit(i: number): CircuitState {
     return this.#i32[i * ENDPOINT_STRIDE + E_CIRCUIT]!;
+  }
+
+  /** The circuit by Atomics.load: reads after it see what was stored before the state it returns. */
+  circuitSynchronized(i: number): CircuitState {
+    return Atomics.load(this.#i32, i * ENDPOINT_STRIDE + E_CIRCUIT);
   }
 
   /** Compare-and-set of the circuit state; entering Open stamps the opening time. */

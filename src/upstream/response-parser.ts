@@ -3,9 +3,9 @@ import { ForwardedHeaders } from './forwarded-headers.js';
 import { classifyHeader, equalsLowerText, HeaderKind } from './raw-headers.js';
 
 /**
- * An incremental HTTP/1.x response parser (RFC 9112) for corral's upstream connections: a head
- * with raw header Buffers, then a body framed by Content-Length, chunked transfer coding, or the
- * connection's end. Bytes are fed as they are read; body bytes are handed on as views of the
+ * An incremental HTTP/1.x response parser (RFC 9112) for corral's upstream connections: a head,
+ * whose lines to pass on it keeps as text (forwarded-headers.ts), then a body framed by
+ * Content-Length, chunked transfer coding, or the connection's end. Bytes are fed as they are read; body bytes are handed on as views of the
  * caller's buffer (valid only during the call — the socket reuses its read buffer), never
  * copied or coalesced, so a streamed token leaves corral in the read that brought it.
  *
@@ -101,6 +101,14 @@ export class ResponseParser {
     this.headReceived = false;
     this.#state = State.Head;
     this.#partialHead = null;
+  }
+
+  /**
+   * Lets go of the last head's lines once their response is over: they are slices of the head's
+   * text, and would keep it (up to the whole 2 KiB window read with it) alive on an idle connection.
+   */
+  releaseHeaders(): void {
+    this.#headers.clear();
   }
 
   get done(): boolean {

@@ -204,6 +204,8 @@ export class UpstreamConnection implements ResponseSink {
       this.destroy();
     }
     request.onUpstreamEnd();
+    // The head was written by now (in onUpstreamEnd at the latest).
+    this.parser.releaseHeaders();
   }
 
   /** The client under backpressure drained: read again. */

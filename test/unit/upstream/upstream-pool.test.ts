@@ -141,6 +141,11 @@ class TestRequest implements UpstreamRequest {
   carriedBy: UpstreamConnection | null = null;
   /** What onUpstreamData returns (true: keep reading). */
   dataResult: (chunk: Buffer) => boolean = () => true;
+  /** The headers object as delivered, and what it held when the response ended (when the proxy writes the head). */
+  headersObject: ForwardedHeaders | null = null;
+  headersAtEnd: string[] = [];
+  /** Called at the start of onUpstreamEnd. */
+  atEnd: (() => void) | null = null;
   /** Resolves on end or error. */
   readonly settled: Promise<void>;
   #settle!: () => void;
@@ -176,6 +181,7 @@ class TestRequest implements UpstreamRequest {
     this.events.push('head');
     this.status = status;
     this.headers = headers.toPairs();
+    this.headersObject = headers;
     this.contentLength = contentLength;
     this.carriedBy = this.connection;
     this.#check();
@@ -190,6 +196,8 @@ class TestRequest implements UpstreamRequest {
   }
 
   onUpstreamEnd(): void {
+    this.atEnd?.();
+    this.headersAtEnd = this.headersObject?.toPairs() ?? [];
     this.events.push('end');
     this.#check();
     this.#settle();
@@ -309,20 +317,28 @@ t.test('max connections: with connections=1, concurrent requests wait in order f
   t.ok(reqs[0]!.connection !== null, 'the first has the connection');
   t.equal(reqs[1]!.connection, null, 'the second waits');
   t.equal(reqs[2]!.connection, null, 'the third waits');
+  // The connection is released (and given to the next request) before the finished one is told
+  // it ended, which is when the proxy writes the head: its header lines must still be there.
+  const handedOnBeforeEnd: boolean[] = [];
+  reqs[0]!.atEnd = () => handedOnBeforeEnd.push(reqs[1]!.connection !== null);
+  reqs[1]!.atEnd = () => handedOnBeforeEnd.push(reqs[2]!.connection !== null);
   const first = await server.nextRequest();
   t.match(first.head, /^POST \/1 /);
   t.equal(first.conn.requests.length, 1, 'only the first was sent (no pipelining)');
-  first.conn.write(ok('one'));
+  first.conn.write(ok('one', 'X-N: 1\r\n'));
   const second = await server.nextRequest();
   t.match(second.head, /^POST \/2 /);
   t.ok(reqs[0]!.events.includes('end'), 'the second was sent after the first completed');
-  second.conn.write(ok('two'));
+  second.conn.write(ok('two', 'X-N: 2\r\n'));
   const third = await server.nextRequest();
   t.match(third.head, /^POST \/3 /);
-  third.conn.write(ok('three'));
+  third.conn.write(ok('three', 'X-N: 3\r\n'));
   await Promise.all(reqs.map((r) => r.settled));
   t.same(reqs.map((r) => r.text), ['one', 'two', 'three']);
   t.equal(server.conns.length, 1, 'all three on one server-side connection');
+  t.same(reqs.map((r) => r.headersAtEnd), [1, 2, 3].map((n) => ['Content-Type', 'text/plain', 'X-N', String(n)]),
+    'each response\'s headers intact when its end is delivered');
+  t.same(handedOnBeforeEnd, [true, true], 'though the connection had already been given to the next request');
   t.same(server.conns[0]!.requests.map((r) => r.body.toString()), ['a', 'b', 'c'], 'in FIFO order');
 });
 
