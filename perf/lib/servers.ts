@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { stringify } from 'yaml';
 import { choiceArg, type Flag } from './args.js';
 import { firstJsonLine, REPO_ROOT, spawnTracked, type Child } from './children.js';
-import { freePort, httpGet, waitForHttp } from './net.js';
+import { freePort, freePorts, httpGet, waitForHttp } from './net.js';
 import { tempDir } from './run.js';
 import { which } from './tools.js';
 import { zeroBackendConfig, proxyConfig } from '../fixtures/nginx-config.js';
@@ -119,8 +119,7 @@ export interface CorralBenchOptions {
  */
 export async function writeCorralConfig(backendPort: number, opt: CorralBenchOptions): Promise<{ file: string; port: number; managementPort: number }> {
   const dir = tempDir('corral');
-  const port = await freePort();
-  const managementPort = await freePort();
+  const [port, managementPort] = await freePorts(2) as [number, number];
   const config = {
     server: { host: '127.0.0.1', port, management_port: managementPort, workers: opt.workers, shutdown_timeout: '2s' },
     logging: { level: opt.logLevel ?? 'warn' },
