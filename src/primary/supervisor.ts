@@ -25,29 +25,6 @@ const WORKER_ENTRY = fileURLToPath(new URL(
   typeof CORRAL_BUNDLED_WORKER === 'string' ? CORRAL_BUNDLED_WORKER : '../../workers/http-worker.js',
   import.meta.url,
 ));
-/**
- * V8's young generation in a worker: each of its two semi-spaces at most this many MiB. V8 starts
- * them small and doubles them under load up to 16 MiB, and a worker's RSS steps up with each
- * doubling (~6 MiB, then ~13) at a point that depends on the load: memory that looked like growth
- * between load rounds, ~21 MiB per worker in all. Capped, the young generation reaches its size in
- * the first seconds of load and RSS stays flat after that. Scavenges come more often but copy
- * only the survivors (the requests in flight): instructions per request, GC included, did not
- * change (perf/RESULTS.md, Memory). An operator's own semi-space flag (max or min, in NODE_OPTIONS
- * or on node's command line) wins.
- */
-const WORKER_SEMI_SPACE_MIB = 4;
-/** An operator's own semi-space flag, in either spelling V8 accepts (`-` or `_`), max or min. */
-const SEMI_SPACE_FLAG = /--(max|min)[-_]semi[-_]space[-_]size/;
-
-/** node's flags for a worker: the primary's own, plus the young-generation cap unless one is set. */
-export function workerExecArgv(execArgv: readonly string[], nodeOptions: string): string[] {
-  const own = [...execArgv];
-  if (!own.some((a) => SEMI_SPACE_FLAG.test(a)) && !SEMI_SPACE_FLAG.test(nodeOptions)) {
-    own.push(`--max-semi-space-size=${WORKER_SEMI_SPACE_MIB}`);
-  }
-  return own;
-}
-
 const RESPAWN_MIN_MS = 100;
 const RESPAWN_MAX_MS = 5000;
 /** A worker that lived this long is considered stable: its next crash restarts the backoff. */
@@ -97,7 +74,7 @@ export class Supervisor {
     this.#freeSlots = [];
     for (let slot = maxWorkers - 1; slot >= 1; slot--) this.#freeSlots.push(slot);
     this.#port = config.server.port;
-    cluster.setupPrimary({ exec: WORKER_ENTRY, silent: false, execArgv: workerExecArgv(process.execArgv, process.env.NODE_OPTIONS ?? '') });
+    cluster.setupPrimary({ exec: WORKER_ENTRY, silent: false });
   }
 
   get port(): number {
