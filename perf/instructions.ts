@@ -68,12 +68,17 @@ interface Sample {
   perRequestSteady: number;
 }
 
-/** Total instructions and those of V8's background functions, from callgrind_annotate's listing. */
-async function countsOf(file: string): Promise<{ total: number; background: number }> {
+/** callgrind_annotate's listing of a dump, every function (self instructions). */
+async function listingOf(file: string): Promise<string> {
   const { stdout } = await run('callgrind_annotate', ['--threshold=100', file], { maxBuffer: 256 * 1024 * 1024 });
+  return stdout;
+}
+
+/** Total instructions and those of V8's background functions, from the listing. */
+function countsOf(listing: string, file: string): { total: number; background: number } {
   let total = 0;
   let background = 0;
-  for (const line of stdout.split('\n')) {
+  for (const line of listing.split('\n')) {
     const m = /^\s*([\d,]+)\s+(?:\([\s\d.]+%\)\s+)?(.*)$/.exec(line);
     if (m === null) continue;
     const n = Number(m[1]!.replaceAll(',', ''));
@@ -108,8 +113,9 @@ async function measure(opt: Options, backend: Server, cli: string, target: strin
     }
     if (dump === '' || !existsSync(dump)) throw new Error(`${target}: callgrind wrote no dump in ${dir}`);
     await sleep(500); // the file is complete once callgrind_control returned; this is slack for slow disks
-    const { total, background } = await countsOf(dump);
-    if (opt.keep !== '') await keep(opt.keep, dump, child.proc.pid!, target, round, r.requests);
+    const listing = await listingOf(dump);
+    const { total, background } = countsOf(listing, dump);
+    if (opt.keep !== '') keep(opt.keep, dump, listing, child.proc.pid!, target, round, r.requests);
     if (r.errors > 0) throw new Error(`${target}: ${r.errors} of ${r.requests} requests failed`);
     return {
       target, round, requests: r.requests, instructions: total, background,
@@ -121,7 +127,7 @@ async function measure(opt: Options, backend: Server, cli: string, target: strin
 }
 
 /** --keep: the dump, V8's code map, and the listing by function with JIT frames named. */
-async function keep(dir: string, dump: string, pid: number, target: string, round: number, requests: number): Promise<void> {
+function keep(dir: string, dump: string, listing: string, pid: number, target: string, round: number, requests: number): void {
   const name = `${target.replace(/[^a-z0-9]+/gi, '-')}.round${round + 1}`;
   copyFileSync(dump, join(dir, `callgrind.${name}.out`));
   const map = `/tmp/perf-${pid}.map`;
@@ -130,8 +136,7 @@ async function keep(dir: string, dump: string, pid: number, target: string, roun
     copyFileSync(map, join(dir, `perf-map.${name}.txt`));
     rmSync(map, { force: true });
   }
-  const { stdout } = await run('callgrind_annotate', ['--threshold=99', dump], { maxBuffer: 256 * 1024 * 1024 });
-  writeFileSync(join(dir, `functions.${name}.txt`), `${target}, round ${round + 1}: ${requests} requests counted; divide by that for per request\n${names.annotate(stdout)}`);
+  writeFileSync(join(dir, `functions.${name}.txt`), `${target}, round ${round + 1}: ${requests} requests counted; divide by that for per request\n${names.annotate(listing)}`);
 }
 
 async function main(opt: Options): Promise<number> {

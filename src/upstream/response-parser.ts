@@ -5,9 +5,10 @@ import { classifyHeader, equalsLowerText, HeaderKind } from './raw-headers.js';
 /**
  * An incremental HTTP/1.x response parser (RFC 9112) for corral's upstream connections: a head,
  * whose lines to pass on it keeps as text (forwarded-headers.ts), then a body framed by
- * Content-Length, chunked transfer coding, or the connection's end. Bytes are fed as they are read; body bytes are handed on as views of the
- * caller's buffer (valid only during the call — the socket reuses its read buffer), never
- * copied or coalesced, so a streamed token leaves corral in the read that brought it.
+ * Content-Length, chunked transfer coding, or the connection's end. Bytes are fed as they are
+ * read; body bytes are handed on as views of the caller's buffer (valid only during the call —
+ * the socket reuses its read buffer), never copied or coalesced, so a streamed token leaves
+ * corral in the read that brought it.
  *
  * Why not undici's llhttp: per request its WebAssembly parser plus undici's bookkeeping cost
  * more CPU than everything else corral does (perf/RESULTS.md, "raw upstream client"). Responses
