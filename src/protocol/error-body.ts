@@ -15,13 +15,15 @@ export function errorBody(dialect: Dialect, err: CorralError): string {
 
 /**
  * The last words of a stream that broke after bytes reached the client, in a form the client's
- * protocol understands, so it surfaces an error instead of a silent truncation.
- * SSE: a `data:` event whose JSON has `error` (the `openai` client throws APIError on it).
- * NDJSON: a final line `{"error": …}` (the `ollama` client throws on it).
+ * protocol understands, so it surfaces an error instead of a silent truncation. The stream before
+ * it ends on an event or line boundary (proxy/event-gate.ts), so this is parsed on its own.
+ * SSE: a `data:` event whose JSON has `error` (the `openai` client throws APIError with its
+ * message and `code`). NDJSON: a final line `{"error": …}`: the `ollama` client throws
+ * `new Error(error)` and keeps nothing else, so the code rides in the message too.
  */
 export function midStreamErrorChunk(sse: boolean, err: CorralError): string {
   if (sse) {
     return `data: ${JSON.stringify({ error: { message: err.message, type: err.type, code: err.code } })}\n\n`;
   }
-  return `${JSON.stringify({ error: err.message, code: err.code })}\n`;
+  return `${JSON.stringify({ error: `${err.message} (${err.code})`, code: err.code })}\n`;
 }

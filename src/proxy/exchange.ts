@@ -13,6 +13,8 @@ import { Counter } from '../state/stats.js';
 import type { Proxy } from './proxy.js';
 import { UpstreamAttempt } from './upstream-attempt.js';
 import type { ForwardedHeaders } from '../upstream/forwarded-headers.js';
+import { closingBytes, Framing } from '../protocol/stream-framing.js';
+import { EventGate } from './event-gate.js';
 
 const NO_BODY = Buffer.alloc(0);
 
@@ -44,6 +46,8 @@ export class Exchange {
   upstreamLength: number;
   /** A whole body that arrived in one chunk, held to leave with the head in a single send. */
   heldBody: Buffer | null;
+  /** A streamed success passes through in whole events (event-gate.ts); null otherwise. */
+  gate: EventGate | null;
   paused: boolean;
   drainHooked: boolean;
   /** The current try was admitted as a half-open circuit's trial: its success may close the circuit. */
@@ -73,6 +77,7 @@ export class Exchange {
     this.upstreamHeaders = null;
     this.upstreamLength = -1;
     this.heldBody = null;
+    this.gate = null;
     this.paused = false;
     this.drainHooked = false;
     this.trial = false;
@@ -134,6 +139,7 @@ export class Exchange {
     this.upstreamHeaders = null;
     this.upstreamLength = -1;
     this.heldBody = null;
+    this.gate = null;
     this.firstByteAt = 0;
     r.endpointName = this.table.endpointNames[e]!;
     r.routeLabel = proxy.selector.route;
@@ -161,15 +167,22 @@ export class Exchange {
     this.upstreamStatus = statusCode;
     this.upstreamHeaders = headers;
     this.upstreamLength = contentLength;
+    if (this.facts.stream && statusCode >= 200 && statusCode < 300) {
+      this.gate = new EventGate(this.route.dialect === Dialect.OpenAI ? Framing.Sse : Framing.Ndjson);
+    }
   }
 
   /** Returns false to pause the upstream until the client drains (backpressure). */
   onUpstreamData(chunk: Buffer): boolean {
     const r = this.r;
+    if (this.firstByteAt === 0) this.firstByteAt = performance.now();
+    if (this.gate !== null) {
+      chunk = this.gate.admit(chunk);
+      if (chunk.length === 0) return true;
+    }
     this.bytesOut += chunk.length;
     let writable: boolean;
     if (!r.headSent) {
-      this.firstByteAt = performance.now();
       if (chunk.length === this.upstreamLength) {
         // The whole (non-streamed) body in one chunk: hold it so head, body and end leave in one
         // send with a Content-Length, instead of a chunked head+chunk send and a terminator send.
@@ -190,12 +203,14 @@ export class Exchange {
   onUpstreamEnd(): void {
     this.current = null;
     const r = this.r;
+    // An unfinished last event or line is the backend's own ending: passed on as it is.
+    const tail = this.gate?.takeHeld() ?? null;
     if (!r.headSent) {
-      if (this.heldBody === null) this.firstByteAt = performance.now();
-      writeHeadAndEnd(r, this.upstreamStatus, this.upstreamHeaders!, this.heldBody);
+      if (this.firstByteAt === 0) this.firstByteAt = performance.now();
+      writeHeadAndEnd(r, this.upstreamStatus, this.upstreamHeaders!, this.heldBody ?? tail);
       this.heldBody = null;
     } else {
-      endResponse(r);
+      endResponse(r, tail ?? '');
     }
     // A 5xx the backend answered itself (not retried) still says it is failing.
     if (this.upstreamStatus >= 500) this.proxy.endpointFailed(this.endpoint, r.requestId);
@@ -236,11 +251,15 @@ export class Exchange {
     const error = kind === FailureKind.Timeout
       ? new UpstreamTimeoutError(`endpoint ${r.endpointName} went silent for longer than upstream.idle_timeout`)
       : new UpstreamError(`endpoint ${r.endpointName} failed mid-stream: ${err.message}`);
-    const sse = this.route.dialect === Dialect.OpenAI && this.facts.stream;
-    if (this.facts.stream) {
-      // End the chunked body properly, the error line its last chunk: closing the connection
-      // instead would make uWS append a header block to the body and garble the stream.
-      endResponse(r, midStreamErrorChunk(sse, error));
+    const gate = this.gate;
+    if (gate !== null) {
+      // What the gate held never reached the client; the client's stream ends on a boundary
+      // unless an oversized event was let through unfinished, which is closed first. The error
+      // is the chunked body's last chunk: closing the connection instead would make uWS append a
+      // header block to the body and garble the stream.
+      gate.held = null;
+      const last = midStreamErrorChunk(gate.framing === Framing.Sse, error);
+      endResponse(r, gate.midEvent ? closingBytes(gate.framing) + last : last);
     } else {
       // A non-streamed body has no in-band way to carry an error: cut the connection before the
       // chunked terminator so the client sees an incomplete response, never truncated JSON as whole.

@@ -283,7 +283,9 @@ function openaiLane(load: Load, corral: CorralProcess, lane: string, stream: boo
             if (chunk.choices[0]?.finish_reason) finished = true;
           }
         } catch (err) {
-          throw cutFrom(err, endpoint, err instanceof OpenAI.APIError);
+          // corral's own error event, parsed as such: a SyntaxError means the event was glued
+          // onto a partial one (a regression in how corral ends a broken stream).
+          throw cutFrom(err, endpoint, err instanceof OpenAI.APIError && err.code === 'CORRAL_ERR_UPSTREAM');
         }
         a = { endpoint, content, complete: finished };
       } else {
@@ -340,8 +342,10 @@ function ollamaLane(load: Load, corral: CorralProcess, lane: string, kind: 'chat
         if (code !== null) throw new NoResponse(code, err);
         throw err;
       }
-      // The ollama client raises a final NDJSON {"error": …} line as a plain Error with its message.
-      const protocolError = (err as any)?.name === 'Error' && connectionCode(err) === null && !(err instanceof SyntaxError);
+      // The ollama client raises a final NDJSON {"error": …} line as a plain Error with its
+      // message, into which corral writes its code; a line glued onto a partial one would be
+      // skipped by the client ("invalid json", counted below) and end in "Did not receive done".
+      const protocolError = (err as any)?.name === 'Error' && /\(CORRAL_ERR_UPSTREAM\)$/.test(String((err as Error).message));
       throw cutFrom(err, endpoint(), protocolError);
     }
   };
@@ -383,7 +387,7 @@ function undiciLane(load: Load, corral: CorralProcess, lane: string, kind: 'open
     for (const line of text.split('\n')) {
       if (line.trim() === '') continue;
       const part = JSON.parse(line);
-      if (part.error !== undefined) throw cutFrom(new Error(`NDJSON error line: ${JSON.stringify(part.error)}`), endpoint, true);
+      if (part.error !== undefined) throw cutFrom(new Error(`NDJSON error line: ${JSON.stringify(part.error)}`), endpoint, part.code === 'CORRAL_ERR_UPSTREAM');
       content += part.message?.content ?? '';
       if (part.done === true) done = true;
     }
@@ -425,6 +429,17 @@ t.test('zero failed requests through a backend death, a worker SIGKILL and a SIG
 
   const load = new Load();
   t.teardown(() => load.dispose());
+  // The ollama client skips a line it cannot parse with this warning and reads on: a broken line
+  // (corral's error glued onto a partial one) would otherwise pass unnoticed.
+  const brokenLines: string[] = [];
+  const warn = console.warn;
+  console.warn = (...args: unknown[]) => {
+    if (args[0] === 'invalid json: ') brokenLines.push(String(args[1]).slice(0, 300));
+    else warn(...args);
+  };
+  t.teardown(() => {
+    console.warn = warn;
+  });
   const undiciJson = undiciLane(load, corral, 'undici-openai', 'openai');
   const undiciNdjson = undiciLane(load, corral, 'undici-ollama-stream', 'ollama-stream');
   t.teardown(() => Promise.all([undiciJson.pool.destroy(), undiciNdjson.pool.destroy()]));
@@ -516,6 +531,7 @@ t.test('zero failed requests through a backend death, a worker SIGKILL and a SIG
   t.equal(scenarioError, null, 'the scenario ran to the end within the deadline and the request cap', { error: scenarioError === null ? undefined : describe(scenarioError) });
   t.ok(load.finished >= 4 * STEP, `${load.finished} requests went through the scenario`);
   t.equal(load.failures.length, 0, 'zero failed requests');
+  t.same(brokenLines, [], 'the ollama client never met a broken NDJSON line');
   for (const kill of ['backend', 'worker'] as const) {
     const lanesCut = load.cuts.filter((c) => c.kill === kill).map((c) => c.lane);
     t.equal(new Set(lanesCut).size, lanesCut.length, `${kill} kill: at most the one request each lane had under way was cut (${lanesCut.length})`);

@@ -34,5 +34,6 @@ t.test('error bodies in each dialect', async (t) => {
   t.equal(JSON.parse(sse.slice(6)).error.code, 'CORRAL_ERR_UPSTREAM');
   const nd = midStreamErrorChunk(false, new UpstreamError('cut'));
   t.match(nd, /^\{.*\}\n$/);
-  t.equal(JSON.parse(nd).error, 'cut');
+  t.equal(JSON.parse(nd).error, 'cut (CORRAL_ERR_UPSTREAM)');
+  t.equal(JSON.parse(nd).code, 'CORRAL_ERR_UPSTREAM');
 });
