@@ -13,7 +13,7 @@ import { Counter, Histogram } from '../state/stats.js';
 import { hash32 } from '../state/hash.js';
 import type { RequestHandler } from '../server/http-server.js';
 import type { ClientRequest } from '../server/client-request.js';
-import { sendJson } from '../server/response.js';
+import { sendJson, sendJsonLingering } from '../server/response.js';
 import { findRoute, dialectOfPath, RouteKind, CatalogView, InternalView, type Route } from '../protocol/routes.js';
 import { Dialect } from '../protocol/dialect.js';
 import { errorBody } from '../protocol/error-body.js';
@@ -48,6 +48,7 @@ export class Proxy implements RequestHandler {
   readonly pools: UpstreamPools;
   readonly requestIdHeader: string;
   readonly maxRetries: number;
+  readonly maxBodySize: number;
   readonly statsSlot: number;
   readonly logRequests: boolean;
   table: RoutingTable;
@@ -67,6 +68,7 @@ export class Proxy implements RequestHandler {
     this.selector = new Selector(segment, createStrategy(config.routing.strategy), this.breaker);
     this.pools = new UpstreamPools(config.upstream);
     this.maxRetries = config.routing.max_retries;
+    this.maxBodySize = config.server.max_body_size;
     this.requestIdHeader = config.server.request_id_header;
     this.statsSlot = control.statsSlot;
     this.logRequests = config.logging.requests;
@@ -119,11 +121,18 @@ export class Proxy implements RequestHandler {
   }
 
   onBodyTooLarge(r: ClientRequest): void {
-    this.sendError(r, dialectOfPath(r.path), new BodyTooLargeError(), true);
+    this.#refuseUpload(r, new BodyTooLargeError());
   }
 
   onBodyTimeout(r: ClientRequest): void {
-    this.sendError(r, dialectOfPath(r.path), new RequestTimeoutError(), true);
+    this.#refuseUpload(r, new RequestTimeoutError());
+  }
+
+  /** A refusal while the client may still be sending (server/response.ts, sendJsonLingering). */
+  #refuseUpload(r: ClientRequest, err: CorralError): void {
+    if (r.requestId === '') r.requestId = nextRequestId();
+    this.#count(err.status);
+    sendJsonLingering(r, err.status, errorBody(dialectOfPath(r.path), err), this.maxBodySize);
   }
 
   onHeadersTooLarge(r: ClientRequest): void {

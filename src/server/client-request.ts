@@ -19,8 +19,16 @@ export class ClientRequest {
 
   body: Buffer | null;
   bodyReceived: number;
-  /** The body passed max_body_size: the rest of the upload is read and dropped, then 413. */
-  bodyRejected: boolean;
+  /**
+   * Refused while the client may still be sending its body (413, 408): the answer is out, the
+   * rest of the upload is read and dropped up to `discardLimit` bytes received, while bytes
+   * keep coming before `lingerUntil` and `lingerEnd` has not passed (performance.now() ms), then
+   * the connection is closed (response.ts).
+   */
+  lingering: boolean;
+  discardLimit: number;
+  lingerUntil: number;
+  lingerEnd: number;
   /** The client went away; `res` must not be touched again. */
   aborted: boolean;
   /** The response was ended (or the connection closed) by corral. */
@@ -53,7 +61,10 @@ export class ClientRequest {
     this.receivedAt = receivedAt;
     this.body = null;
     this.bodyReceived = 0;
-    this.bodyRejected = false;
+    this.lingering = false;
+    this.discardLimit = 0;
+    this.lingerUntil = 0;
+    this.lingerEnd = 0;
     this.aborted = false;
     this.ended = false;
     this.headSent = false;

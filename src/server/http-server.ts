@@ -2,6 +2,8 @@ import { performance } from 'node:perf_hooks';
 import { loadUws, type HttpRequest, type HttpResponse, type TemplatedApp, type us_listen_socket } from './uws.js';
 import { ClientRequest } from './client-request.js';
 import type { Config } from '../config/types.js';
+import { BodyDeadlines } from './body-deadlines.js';
+import { closeLingering, LINGER_IDLE_MS } from './response.js';
 
 /** What the server hands complete requests to. Implemented by the proxy. */
 export interface RequestHandler {
@@ -10,14 +12,14 @@ export interface RequestHandler {
   /** The client disconnected before the response ended. */
   onAborted(r: ClientRequest): void;
   /**
-   * A body over `max_body_size`: answer 413 in the caller's dialect and close the connection —
-   * before reading a byte when Content-Length announced it, else once the upload has ended (the
-   * excess read and dropped).
+   * A body over `max_body_size`: answer 413 in the caller's dialect with sendJsonLingering —
+   * before reading a byte when Content-Length announced it, else as soon as the upload passes
+   * the limit. The server reads and drops what the client still sends, then closes.
    */
   onBodyTooLarge(r: ClientRequest): void;
   /** A request head over `max_header_size`: answer 431 in the caller's dialect. */
   onHeadersTooLarge(r: ClientRequest): void;
-  /** The body took longer than `body_timeout` to arrive: answer 408. */
+  /** The body did not arrive within `body_timeout`: answer 408 with sendJsonLingering. */
   onBodyTimeout(r: ClientRequest): void;
 }
 
@@ -82,6 +84,7 @@ function readHeader(key: string, value: string): void {
 export class HttpServer {
   readonly #app: TemplatedApp;
   readonly #options: HttpServerOptions;
+  readonly #deadlines: BodyDeadlines;
   #handler: RequestHandler;
   #listenSocket: us_listen_socket | null;
   port: number;
@@ -90,6 +93,7 @@ export class HttpServer {
     const uws = loadUws();
     this.#options = options;
     this.#handler = handler;
+    this.#deadlines = new BodyDeadlines(options.bodyTimeoutMs, (r) => this.#handler.onBodyTimeout(r));
     this.#listenSocket = null;
     this.port = 0;
     this.#app = uws.App();
@@ -157,44 +161,51 @@ export class HttpServer {
       handler.onRequest(r);
       return;
     }
+    const deadlines = this.#deadlines;
     if (contentLength > o.maxBodySize) {
-      // Refuse before reading a byte.
+      // Refused before reading a byte; what the client sends anyway is read and dropped.
       handler.onBodyTooLarge(r);
+      if (r.lingering) deadlines.add(r);
+      res.onData((chunk, isLast) => readBody(r, chunk, isLast, 0, 0, handler, deadlines));
       return;
     }
     const max = o.maxBodySize;
     const timeout = o.bodyTimeoutMs;
     if (contentLength > 0) r.body = Buffer.allocUnsafe(contentLength);
-    res.onData((chunk, isLast) => readBody(r, chunk, isLast, max, timeout, handler));
+    res.onData((chunk, isLast) => readBody(r, chunk, isLast, max, timeout, handler, deadlines));
   }
 }
 
 /**
  * Copies each chunk (uWS reuses the ArrayBuffer after the callback), enforcing the size cap and
- * the body deadline. The deadline is checked as chunks arrive — no timer per request: a client
- * that sends nothing at all is closed by uWS's own idle timeout.
+ * the body deadline. A body that does not come whole with the head is watched by `deadlines`
+ * (body-deadlines.ts) between chunks; the deadline is also checked as chunks arrive.
  */
-function readBody(r: ClientRequest, chunk: ArrayBuffer, isLast: boolean, max: number, timeoutMs: number, handler: RequestHandler): void {
+function readBody(r: ClientRequest, chunk: ArrayBuffer, isLast: boolean, max: number, timeoutMs: number,
+  handler: RequestHandler, deadlines: BodyDeadlines): void {
+  if (r.lingering) {
+    // Refused: read and drop until the upload ends or the linger allowance is spent.
+    r.bodyReceived += chunk.byteLength;
+    if (isLast || r.bodyReceived > r.discardLimit) closeLingering(r);
+    else r.lingerUntil = performance.now() + LINGER_IDLE_MS;
+    return;
+  }
   if (r.ended || r.aborted) return;
-  if (r.bodyRejected) {
-    // Over the limit mid-upload: the rest is read and dropped, and the 413 goes out (closing the
-    // connection) once the upload ends. Answering and closing while the client is still sending
-    // would make the kernel reset the connection over the unread bytes and lose the 413; uWS
-    // 20.30 offers neither a half-close nor access to the response after it ended.
-    if (performance.now() - r.receivedAt > timeoutMs) handler.onBodyTimeout(r);
-    else if (isLast) handler.onBodyTooLarge(r);
-    return;
-  }
-  if (performance.now() - r.receivedAt > timeoutMs) {
-    handler.onBodyTimeout(r);
-    return;
-  }
   const n = chunk.byteLength;
+  if (performance.now() - r.receivedAt > timeoutMs) {
+    r.bodyReceived += n;
+    handler.onBodyTimeout(r);
+    if (isLast) closeLingering(r);
+    else if (r.lingering) deadlines.add(r);
+    return;
+  }
   const total = r.bodyReceived + n;
   if (total > max || (r.contentLength >= 0 && total > r.contentLength)) {
-    r.bodyRejected = true;
     r.body = null;
-    if (isLast) handler.onBodyTooLarge(r);
+    r.bodyReceived = total;
+    handler.onBodyTooLarge(r);
+    if (isLast) closeLingering(r);
+    else if (r.lingering) deadlines.add(r);
     return;
   }
   if (r.body === null || total > r.body.length) {
@@ -205,7 +216,11 @@ function readBody(r: ClientRequest, chunk: ArrayBuffer, isLast: boolean, max: nu
   }
   if (n > 0) r.body.set(new Uint8Array(chunk), r.bodyReceived);
   r.bodyReceived = total;
-  if (!isLast) return;
+  if (!isLast) {
+    deadlines.add(r);
+    return;
+  }
+  deadlines.delete(r);
   if (r.body.length !== total) r.body = r.body.subarray(0, total);
   handler.onRequest(r);
 }

@@ -1,3 +1,4 @@
+import { performance } from 'node:perf_hooks';
 import type { ForwardedHeaders } from '../upstream/forwarded-headers.js';
 import type { ClientRequest } from './client-request.js';
 import { CONNECTION_CLOSE_LINE, CONTENT_TYPE_JSON_LINE, extraLine, requestIdLine, routingLines, statusText } from './head-lines.js';
@@ -72,6 +73,74 @@ export function sendJson(r: ClientRequest, status: number, body: string, extraNa
   slotExtraValue = extraValue;
   slotClose = closeConnection;
   r.res.cork(corkedSendJson);
+}
+
+/**
+ * How long a refused upload is read and dropped: until LINGER_IDLE_MS pass without a byte from
+ * the client, LINGER_MAX_MS after the refusal at most (server/body-deadlines.ts closes it then),
+ * and no more than max(max_body_size, LINGER_MIN_DISCARD_BYTES) bytes past the refusal. A client
+ * that writes its whole body before it reads (the simplest raw clients) loses the answer to the
+ * reset if it is closed sooner, so the allowance is generous; nginx's lingering close is the
+ * model (lingering_timeout 5 s, lingering_time 30 s, no byte limit).
+ */
+export const LINGER_IDLE_MS = 2000;
+export const LINGER_MAX_MS = 10_000;
+export const LINGER_MIN_DISCARD_BYTES = 16 * 1024 * 1024;
+
+function corkedSendLingering(): void {
+  const r = slotReq;
+  const body = slotBody as string;
+  r.closeAfter = true;
+  // The whole response is the status argument, which uWS writes as it is and ends with a CRLF:
+  // that CRLF is counted as the body's last two bytes (JSON allows trailing whitespace). No
+  // end(): the response stays open in uWS, so its onData keeps reading (and corral dropping) the
+  // upload, and the connection can be closed once the client has had its answer. uWS adds Date
+  // only in end(), so it is written here.
+  r.res.writeStatus(`${headText(r, slotStatus, null)}${CONTENT_TYPE_JSON_LINE}\r\ndate: ${new Date().toUTCString()}`
+    + `\r\ncontent-length: ${Buffer.byteLength(body) + 2}\r\n\r\n${body}`);
+  r.headSent = true;
+}
+
+/**
+ * A refusal while the client may still be sending its body (413 past max_body_size, 408 past
+ * body_timeout). Closing at once would make the kernel answer the unread upload with a reset,
+ * which can destroy the answer before the client reads it (RFC 9112 §9.6: close in stages). So
+ * the answer goes out whole with `Connection: close`, the connection stays open while the rest of
+ * the upload is read and dropped, and closeLingering() ends it when the upload ends or the linger
+ * allowance (below) is spent.
+ * Clients read the answer while sending (curl, undici, fetch) and close on `Connection: close`.
+ */
+export function sendJsonLingering(r: ClientRequest, status: number, body: string, maxBodySize: number): void {
+  if (r.aborted || r.ended) return;
+  r.ended = true;
+  r.lingering = true;
+  r.discardLimit = r.bodyReceived + Math.max(maxBodySize, LINGER_MIN_DISCARD_BYTES);
+  const now = performance.now();
+  r.lingerUntil = now + LINGER_IDLE_MS;
+  r.lingerEnd = now + LINGER_MAX_MS;
+  slotReq = r;
+  slotStatus = status;
+  slotBody = body;
+  r.res.cork(corkedSendLingering);
+}
+
+let toClose: ClientRequest[] = [];
+
+function closeLingeringNow(): void {
+  const list = toClose;
+  toClose = [];
+  for (const r of list) if (!r.aborted) r.res.close();
+}
+
+/**
+ * Ends a lingering refusal (sendJsonLingering). Not at once: this runs inside uWS's data
+ * callback, where the socket is corked and the answer may still sit in the cork buffer, which a
+ * close would drop. After the callback uWS has sent it.
+ */
+export function closeLingering(r: ClientRequest): void {
+  if (r.aborted || !r.lingering) return;
+  r.lingering = false;
+  if (toClose.push(r) === 1) setImmediate(closeLingeringNow);
 }
 
 function corkedHeadAndChunk(): void {

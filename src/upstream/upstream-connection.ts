@@ -1,6 +1,6 @@
 import { createRequire } from 'node:module';
 import net, { type Socket } from 'node:net';
-import { deadlineIn } from './deadline-sweeper.js';
+import { deadlineIn } from '../core/deadline-sweeper.js';
 import type { ForwardedHeaders } from './forwarded-headers.js';
 import {
   UpstreamClientError, UPSTREAM_BODY_TIMEOUT, UPSTREAM_CLOSED, UPSTREAM_CONNECT_TIMEOUT, UPSTREAM_HEADERS_TIMEOUT, UPSTREAM_PROTOCOL,

@@ -1,6 +1,6 @@
 import { isIP } from 'node:net';
 import type { UpstreamConfig } from '../config/types.js';
-import { coarseNow, unwatchDeadlines, watchDeadlines, type DeadlineOwner } from './deadline-sweeper.js';
+import { coarseNow, unwatchDeadlines, watchDeadlines, type DeadlineOwner } from '../core/deadline-sweeper.js';
 import { UpstreamClientError, UPSTREAM_POOL_CLOSED } from './errors.js';
 import { UpstreamConnection } from './upstream-connection.js';
 import type { UpstreamRequest } from './upstream-request.js';

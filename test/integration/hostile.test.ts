@@ -332,12 +332,12 @@ t.test('hostile input', async (t) => {
     // uWS must refuse a value that could end a line there (header injection into the backend).
     const hits = recordBackendHits(t, sims);
     const valid = JSON.stringify({ model: MODEL, messages: HI, stream: false });
-    for (const name of ['X-Request-ID', 'Accept', 'traceparent']) {
-      for (const bad of ['a\nX-Injected: 1', 'a\rX-Injected: 1', 'a\u0000b']) {
+    // uWS holds these without an answer until its idle timeout (about 10 s): all nine at once.
+    await Promise.all(['X-Request-ID', 'Accept', 'traceparent'].flatMap((name) =>
+      ['a\nX-Injected: 1', 'a\rX-Injected: 1', 'a\u0000b'].map(async (bad) => {
         const r = await rawHttp(corral.port, rawPost('/api/chat', valid, { [name]: bad }), { idleMs: 15_000 });
         t.notOk(r.responses.some((x) => x.status === 200), `${name} ${JSON.stringify(bad)}: not served`);
-      }
-    }
+      })));
     // uWS hands values over decoded as UTF-8: U+010D U+010A (bytes C4 8D C4 8A) would become CR LF
     // in the upstream head, written one byte per character. Answered 400, naming what is wrong.
     const smuggle = 'a\u010d\u010aPOST /api/pull HTTP/1.1\u010d\u010ahost: x';
@@ -391,23 +391,36 @@ t.test('hostile input', async (t) => {
   });
 
   t.test('body over max_body_size (64KiB): 413 CORRAL_ERR_BODY_TOO_LARGE', async (t) => {
-    for (const [path, dialect] of [['/api/chat', 'ollama'], ['/v1/chat/completions', 'openai']] as const) {
-      // Only the head, announcing 10 MiB: the 413 must come without a byte of body being sent.
-      const onlyHead = await rawHttp(corral.port, head('POST', path, { 'Content-Type': 'application/json', 'Content-Length': 10 * 1024 * 1024 }), { idleMs: 10_000 });
+    // The two dialects at once: each case waits for corral's linger after the 413 (2 s idle).
+    await Promise.all(([['/api/chat', 'ollama'], ['/v1/chat/completions', 'openai']] as const).map(async ([path, dialect]) => {
+      // Only the head, announcing 10 MiB: the 413 must come without a byte of body being sent,
+      // and the connection is closed after a linger (2 s) even though the client sends nothing.
+      const piece = `{"model":"${MODEL}","prompt":"${'x'.repeat(16 * 1024)}`;
+      const chunks: string[] = [head('POST', path, { 'Content-Type': 'application/json', 'Transfer-Encoding': 'chunked' })];
+      for (let i = 0; i < 6; i++) chunks.push(`${Buffer.byteLength(piece).toString(16)}\r\n${piece}\r\n`);
+      const [onlyHead, whole, unfinished, chunked] = await Promise.all([
+        rawHttp(corral.port, head('POST', path, { 'Content-Type': 'application/json', 'Content-Length': 10 * 1024 * 1024 }), { idleMs: 6_000 }),
+        rawHttp(corral.port, rawPost(path, Buffer.alloc(10 * 1024 * 1024, 0x20)), { idleMs: 6_000 }),
+        rawHttp(corral.port, chunks, { idleMs: 6_000 }),
+        rawHttp(corral.port, [...chunks, '0\r\n\r\n'], { idleMs: 6_000 }),
+      ]);
       isError(t, fromRaw(onlyHead.responses[0]), dialect, 413, 'CORRAL_ERR_BODY_TOO_LARGE', `${path} head only, Content-Length 10 MiB`);
       t.ok(onlyHead.closed, `${path}: corral closes the connection after the 413`);
       t.equal(onlyHead.responses[0]?.headers.connection, 'close', `${path}: and says so`);
 
-      // Chunked, no length announced: refused once the bytes received pass the limit.
-      const piece = `{"model":"${MODEL}","prompt":"${'x'.repeat(16 * 1024)}`;
-      const chunks: string[] = [head('POST', path, { 'Content-Type': 'application/json', 'Transfer-Encoding': 'chunked' })];
-      for (let i = 0; i < 6; i++) chunks.push(`${Buffer.byteLength(piece).toString(16)}\r\n${piece}\r\n`);
-      chunks.push('0\r\n\r\n');
-      const chunked = await rawHttp(corral.port, chunks, { idleMs: 10_000 });
+      // The head and all 10 MiB at once, from a client that reads only when its write is done:
+      // the 413 is still there for it (corral reads and drops the upload before it closes).
+      isError(t, fromRaw(whole.responses[0]), dialect, 413, 'CORRAL_ERR_BODY_TOO_LARGE', `${path} Content-Length 10 MiB, body sent`);
+      t.ok(whole.closed, `${path} 10 MiB sent: the connection is closed`);
+
+      // Chunked, no length announced: refused as soon as the bytes received pass the limit,
+      // whether or not the final chunk ever comes.
+      isError(t, fromRaw(unfinished.responses[0]), dialect, 413, 'CORRAL_ERR_BODY_TOO_LARGE', `${path} chunked, 96 KiB, no final chunk`);
+      t.ok(unfinished.closed, `${path} chunked without its final chunk: closed after the linger`);
       if (chunked.responses.length === 0) t.comment(`${path} chunked: no response; socket error ${chunked.error}, ${chunked.rest.length} bytes`);
       isError(t, fromRaw(chunked.responses[0]), dialect, 413, 'CORRAL_ERR_BODY_TOO_LARGE', `${path} chunked, 96 KiB`);
       t.ok(chunked.closed, `${path} chunked: the connection is closed`);
-    }
+    }));
     const under = await send(corral, 'POST', '/api/generate', JSON.stringify({ model: MODEL, prompt: 'x'.repeat(60 * 1024), stream: false }));
     t.equal(under.status, 200, 'a 60 KiB body, under the limit, is served');
     await othersServed(t, 'after 413s');
@@ -429,7 +442,7 @@ t.test('hostile input', async (t) => {
   });
 
   t.test('slowloris body (body_timeout 1s): 408 CORRAL_ERR_REQUEST_TIMEOUT and the connection closed', async (t) => {
-    for (const [path, dialect] of [['/api/chat', 'ollama'], ['/v1/chat/completions', 'openai']] as const) {
+    await Promise.all(([['/api/chat', 'ollama'], ['/v1/chat/completions', 'openai']] as const).map(async ([path, dialect]) => {
       const body = JSON.stringify({ model: MODEL, messages: HI, stream: false });
       const socket = connect(corral.port, '127.0.0.1');
       socket.setNoDelay(true);
@@ -437,10 +450,15 @@ t.test('hostile input', async (t) => {
       await once(socket, 'connect');
       socket.write(head('POST', path, { 'Content-Type': 'application/json', 'Content-Length': body.length }));
       let buf = Buffer.alloc(0);
-      socket.on('data', (d: Buffer) => { buf = Buffer.concat([buf, d]); });
+      let answered = false;
+      socket.on('data', (d: Buffer) => {
+        buf = Buffer.concat([buf, d]);
+        answered = true;
+      });
       let i = 0;
-      // The slow client itself: one byte every 300 ms, never the whole body in time.
-      const drip = setInterval(() => { if (i < body.length - 1 && !socket.destroyed) socket.write(body[i++]!); }, 300);
+      // The slow client itself: one byte every 300 ms, never the whole body in time; it stops
+      // when answered (corral then closes after its linger, 2 s without a byte).
+      const drip = setInterval(() => { if (!answered && i < body.length - 1 && !socket.destroyed) socket.write(body[i++]!); }, 300);
       let idle = false;
       socket.setTimeout(15_000, () => { idle = true; socket.destroy(); });
       await once(socket, 'close');
@@ -449,7 +467,7 @@ t.test('hostile input', async (t) => {
       const r = parseResponses(buf).responses;
       isError(t, fromRaw(r[0]), dialect, 408, 'CORRAL_ERR_REQUEST_TIMEOUT', `${path} dribbled body`);
       t.ok(i < body.length - 1, `${path}: refused before the body was complete (${i} of ${body.length} bytes)`);
-    }
+    }));
     await othersServed(t, 'after slowloris bodies');
   });
 

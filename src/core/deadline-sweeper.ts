@@ -1,9 +1,10 @@
 import { performance } from 'node:perf_hooks';
 
 /**
- * Upstream timeouts without a timer per request: every connection keeps a deadline (a number,
- * moved forward on every read) and one unref'd interval per process compares them with the
- * clock. Arming and re-arming a timer per request and per read would cost more than the parse.
+ * Timeouts without a timer per request (upstream connections, request bodies being received):
+ * every owner keeps its deadlines as numbers (moved forward on every read) and one unref'd
+ * interval per process compares them with the clock. Arming and re-arming a timer per request
+ * and per read would cost more than the parse.
  *
  * The clock is coarse: `now` is read once per tick, and a deadline is set one tick past its due
  * time, so a timeout fires between its configured value and that plus two ticks — never early.
