@@ -17,6 +17,7 @@ import {
 } from './defaults.js';
 import { applyEnv } from './env.js';
 import { suggestKey } from './suggest.js';
+import { checkAliases, MAX_ALIASED_VALUES } from './yaml-aliases.js';
 import type {
   Config, EndpointConfig, EndpointType, HealthConfig, LoggingConfig, LogLevel, RoutingConfig,
   ServerConfig, StateConfig, StrategyName, UpstreamConfig, CircuitBreakerConfig,
@@ -438,8 +439,10 @@ export function parseConfig(raw: unknown, env: NodeJS.ProcessEnv = {}, source: s
 }
 
 /**
- * Reads and validates a YAML config file, with `env` overrides on top. A missing file or a YAML
- * syntax error is a ConfigError naming the file (and line:column).
+ * Reads and validates a YAML config file, with `env` overrides on top. A missing file, a YAML
+ * syntax error or an alias bomb is a ConfigError naming the file (and line:column) — never an
+ * exception of the yaml package's, so `--validate-config` and a SIGHUP reload report it like any
+ * other problem.
  */
 export function loadConfigFile(path: string, env: NodeJS.ProcessEnv = process.env): Config {
   const absolute = resolve(path);
@@ -450,16 +453,40 @@ export function loadConfigFile(path: string, env: NodeJS.ProcessEnv = process.en
     const code = (err as NodeJS.ErrnoException).code ?? 'EIO';
     throw new ConfigError([`${absolute}: cannot read config file (${code})`]);
   }
+  return parseConfig(parseYaml(text, absolute), env, absolute);
+}
+
+/** The YAML document as plain values; every way it can be unusable is a ConfigError. */
+function parseYaml(text: string, file: string): unknown {
   const lineCounter = new LineCounter();
-  const doc = parseDocument(text, { prettyErrors: false, lineCounter });
-  if (doc.errors.length > 0) {
-    throw new ConfigError(doc.errors.map((e) => {
-      const pos = lineCounter.linePos(e.pos[0]);
-      const where = `${absolute}:${pos.line}:${pos.col}`;
-      return `${where}: YAML syntax error at line ${pos.line}: ${e.message.split('\n')[0]}`;
-    }));
+  const at = (offset: number): string => {
+    const pos = lineCounter.linePos(offset);
+    return `${file}:${pos.line}:${pos.col}`;
+  };
+  try {
+    const doc = parseDocument(text, { prettyErrors: false, lineCounter });
+    if (doc.errors.length > 0) {
+      throw new ConfigError(doc.errors.map((e) => {
+        const pos = lineCounter.linePos(e.pos[0]);
+        return `${at(e.pos[0])}: YAML syntax error at line ${pos.line}: ${e.message.split('\n')[0]}`;
+      }));
+    }
+    const aliases = checkAliases(doc);
+    if (aliases.over !== null) {
+      throw new ConfigError([`${at(aliases.over.range?.[0] ?? 0)}: YAML aliases expand to more than ${MAX_ALIASED_VALUES} values (an alias bomb?): refused`]);
+    }
+    if (aliases.dangling !== null) {
+      const name = aliases.dangling.source;
+      throw new ConfigError([`${at(aliases.dangling.range?.[0] ?? 0)}: YAML alias *${name} has no anchor &${name} before it`]);
+    }
+    // aliasOverBudget() bounds the expansion; yaml's own count (uses, not size) would refuse
+    // an anchor shared by more than 100 endpoints.
+    return doc.toJS({ maxAliasCount: -1 });
+  } catch (err) {
+    if (err instanceof ConfigError) throw err;
+    // Not expected after the checks above; still a problem line, not a stack trace.
+    throw new ConfigError([`${file}: YAML error: ${(err as Error).message.split('\n')[0]}`]);
   }
-  return parseConfig(doc.toJS(), env, absolute);
 }
 
 /**

@@ -7,8 +7,13 @@ import { integerWeights } from './integer-weights.js';
 export interface EndpointChanges {
   readonly added: readonly number[];
   readonly removed: readonly number[];
-  /** Same name, different URL or settings: re-probed and rediscovered. */
+  /** Same name, a different backend (URL, type, models, health): re-probed and rediscovered. */
   readonly changed: readonly number[];
+  /**
+   * Same name and backend, other settings changed (max_concurrency, priority, weight): applied to
+   * the segment in place, the endpoint keeps its state (no re-probe).
+   */
+  readonly retuned: readonly number[];
 }
 
 /** Settings whose change means "a different backend" (re-detect type, rediscover models). */
@@ -58,12 +63,15 @@ export class EndpointRegistry {
     this.#slots.forEach((e, i) => { if (e !== null) byName.set(e.name, i); });
     const added: number[] = [];
     const changed: number[] = [];
+    const retuned: number[] = [];
     const kept = new Set<number>();
     for (const e of next) {
       const existing = byName.get(e.name);
       if (existing !== undefined) {
         kept.add(existing);
-        if (!sameBackend(this.#slots[existing]!, e)) changed.push(existing);
+        const was = this.#slots[existing]!;
+        if (!sameBackend(was, e)) changed.push(existing);
+        else if (JSON.stringify(was) !== JSON.stringify(e)) retuned.push(existing);
         this.#slots[existing] = e;
         continue;
       }
@@ -96,7 +104,7 @@ export class EndpointRegistry {
       seg.models.clearEndpoint(i);
     }
     seg.header.setEndpointCount(this.#slots.length);
-    return { added, removed, changed };
+    return { added, removed, changed, retuned };
   }
 
   #freeRow(): number {

@@ -176,7 +176,11 @@ class Primary implements RunningCorral {
     await this.prober.endpointsChanged(changes, config.routing.discovery_interval);
     if (this.supervisor !== null) await this.supervisor.roll(config);
     if (this.inlineServer !== null) this.inlineServer.reconfigure(config);
-    this.log.info({ added: changes.added.length, removed: changes.removed.length, changed: changes.changed.length }, 'reloaded');
+    // `changed` counts every endpoint whose settings differ; `reprobed` those that are a new backend.
+    this.log.info({
+      added: changes.added.length, removed: changes.removed.length,
+      changed: changes.changed.length + changes.retuned.length, reprobed: changes.changed.length,
+    }, 'reloaded');
     return true;
   }
 

@@ -39,7 +39,13 @@ export class Exchange {
   endpoint: number;
   /** The live try; events from any other (abandoned) try are ignored. */
   current: UpstreamAttempt | null;
+  /** Endpoints that failed this request, in order (never chosen again for it). */
   tried: number[] | null;
+  /**
+   * Retries scheduled, against routing.max_retries: failovers, and re-dispatches after a pool was
+   * replaced. X-Corral-Retries (r.retries) counts only the failed endpoints (`tried`).
+   */
+  retriesUsed: number;
   upstreamStatus: number;
   upstreamHeaders: ForwardedHeaders | null;
   /** The upstream's Content-Length, -1 when absent (streamed or chunked responses). */
@@ -73,6 +79,7 @@ export class Exchange {
     this.endpoint = -1;
     this.current = null;
     this.tried = null;
+    this.retriesUsed = 0;
     this.upstreamStatus = 0;
     this.upstreamHeaders = null;
     this.upstreamLength = -1;
@@ -143,6 +150,12 @@ export class Exchange {
     this.firstByteAt = 0;
     r.endpointName = this.table.endpointNames[e]!;
     r.routeLabel = proxy.selector.route;
+    // X-Corral-Retries: the endpoints that failed before this one. Set here, when a retry is
+    // really sent: one that finds no endpoint left is none, and the "every endpoint failed
+    // (N tried)" answer then says N = this + 1, X-Corral-Endpoint naming the last one tried.
+    r.retries = this.tried === null ? 0 : this.tried.length;
+    // A dispatch after an earlier one (attemptStartedAt is 0 only before the first) is a retry sent.
+    if (this.attemptStartedAt !== 0) proxy.segment.stats.add(proxy.statsSlot, Counter.Retries, 1);
     proxy.segment.endpoints.addRequest(e);
     this.attemptStartedAt = performance.now();
     const path = target.basePath === '' ? this.pathWithQuery() : target.basePath + this.pathWithQuery();
@@ -278,7 +291,7 @@ export class Exchange {
 
   /** Retries left and nothing sent yet. (A status retry also needs another endpoint: onUpstreamHead.) */
   canRetry(): boolean {
-    return !this.r.headSent && this.r.retries < this.proxy.maxRetries;
+    return !this.r.headSent && this.retriesUsed < this.proxy.maxRetries;
   }
 
   /**
@@ -290,8 +303,7 @@ export class Exchange {
     if (excludeEndpoint) (this.tried ??= []).push(this.endpoint);
     if (abandonCurrent) this.abandon();
     else this.releaseEndpoint();
-    this.r.retries++;
-    this.proxy.segment.stats.add(this.proxy.statsSlot, Counter.Retries, 1);
+    this.retriesUsed++;
     // Off the upstream callback's stack: the next dispatch may hit another pool synchronously.
     process.nextTick(attemptAgain, this);
   }

@@ -130,6 +130,9 @@ t.test('--validate-config', async (t) => {
       ['nested.yaml', 'server:\n  port: 11400\n  host: a: b\nendpoints:\n  - name: gpu-a\n    url: http://127.0.0.1:11434\n', /:3:\d+: YAML syntax error at line 3: /],
       ['tab.yaml', 'endpoints:\n  - name: gpu-a\n    url: http://127.0.0.1:11434\n\tport: 1\n', /:4:1: YAML syntax error at line 4: .*[Tt]ab/],
       ['quote.yaml', 'endpoints:\n  - name: gpu-a\n    url: "http://127.0.0.1:11434\n', /:\d+:\d+: YAML syntax error at line \d+: .*quote/],
+      ['indent.yaml', 'endpoints:\n  - name: gpu-a\n     url: http://127.0.0.1:11434\n', /:\d+:\d+: YAML syntax error at line \d+: /],
+      ['dupe.yaml', 'server:\n  port: 1\n  port: 2\nendpoints:\n  - name: gpu-a\n    url: http://127.0.0.1:11434\n', /:3:3: YAML syntax error at line 3: .*unique/],
+      ['dangling.yaml', 'endpoints:\n  - name: gpu-a\n    url: http://127.0.0.1:11434\n    health: *h\n', /:4:13: YAML alias \*h has no anchor &h before it$/],
     ];
     for (const [name, text, expected] of cases) {
       const file = join(dir, name);
@@ -140,7 +143,27 @@ t.test('--validate-config', async (t) => {
       t.ok(lines.length >= 1, `${name}: a problem is listed`);
       t.ok(lines[0]?.startsWith(`${file}:`), `${name}: names the file (${lines[0]})`);
       t.match(lines[0], expected, `${name}: line and what is wrong`);
-      t.notMatch(r.stderr, /\bat .*\.js:\d+/, `${name}: no stack trace`);
+      t.notMatch(r.stderr, /\bat .*\.c?js:\d+/, `${name}: no stack trace`);
+    }
+  });
+
+  t.test('a YAML alias bomb ("billion laughs"): exit 1, one problem line, no stack trace', async (t) => {
+    const dir = tempDir(t);
+    const file = join(dir, 'bomb.yaml');
+    // 9 anchors of 9 aliases each: 9^9 (387 million) values once expanded, in under 400 bytes.
+    const levels = ['a: &a ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]'];
+    for (let i = 1; i < 9; i++) {
+      const name = String.fromCharCode(97 + i);
+      levels.push(`${name}: &${name} [${Array(9).fill(`*${String.fromCharCode(96 + i)}`).join(',')}]`);
+    }
+    writeFileSync(file, `${levels.join('\n')}\nendpoints:\n  - name: gpu-a\n    url: http://127.0.0.1:11434\n    models: *i\n`);
+    for (const flag of ['--validate-config', '--print-config', '--config']) {
+      const r = await corral([flag, file]);
+      t.equal(r.code, 1, `${flag}: exit 1`);
+      t.equal(r.stdout, '', `${flag}: nothing on stdout`);
+      t.match(r.stderr, /^corral: 1 problem in the configuration:\n/, `${flag}: the usual header`);
+      t.same(problems(r.stderr), [`${file}:7:8: YAML aliases expand to more than 1000000 values (an alias bomb?): refused`], `${flag}: the problem, where`);
+      t.notMatch(r.stderr, /\bat .*\.c?js:\d+/, `${flag}: no stack trace`);
     }
   });
 

@@ -14,6 +14,7 @@ import {
   fromHeaders, ollamaChatStream, ollamaClient, openaiClient, openaiStream, openaiWhole, readUntilError, type Outcome,
 } from '../helpers/clients.js';
 import { answer, HI, inferenceRequests, MODEL } from '../helpers/sim.js';
+import { header, send } from '../helpers/http.js';
 
 async function ollamaGenerate(o: ReturnType<typeof ollamaClient>): Promise<Outcome> {
   const r = await o.client.generate({ model: MODEL, prompt: 'hi' });
@@ -224,4 +225,47 @@ t.test('faults', async (t) => {
     for (const o of after) check(t, o, 'after a returned', ['b', 'c']);
     t.equal(inferenceRequests(a) - requestsBefore, 3, 'the requests reached a again');
   });
+});
+
+t.test('every endpoint failing: X-Corral-Retries and the "N tried" of the error agree', async (t) => {
+  // X-Corral-Retries counts the endpoints that failed before the one X-Corral-Endpoint names; when
+  // corral itself answers that every endpoint failed, "N tried" counts that one too: N = retries + 1.
+  for (const maxRetries of [2, 5]) {
+    await t.test(`routing.max_retries: ${maxRetries}`, { timeout: 30_000 }, async (t) => {
+      const sims = await startBackends(t, [{ name: 'a' }, { name: 'b' }, { name: 'c' }]);
+      // Priority: a, then b, then c. Scheduled probes far apart, so the requests meet the failures.
+      const health = { interval: '30s', fast_interval: '50ms', timeout: '1s' };
+      const corral = await startCorral(t, sims, {
+        config: { routing: { strategy: 'priority', max_retries: maxRetries } },
+        endpoints: [{ name: 'a', priority: 3, health }, { name: 'b', priority: 2, health }, { name: 'c', priority: 1, health }],
+      });
+      const body = JSON.stringify({ model: MODEL, messages: HI, stream: false });
+
+      for (const s of sims) s.setFault({ mode: 'status', status: 503, count: 1 });
+      const r503 = await send(corral, 'POST', '/api/chat', body);
+      t.equal(r503.status, 503, '503 everywhere: the last 503 is passed on');
+      t.equal(header(r503.headers, 'x-corral-endpoint'), 'c', 'from c, the last one tried');
+      t.equal(header(r503.headers, 'x-corral-retries'), '2', 'after a and b failed: 2 retries');
+      t.match(r503.body, { error: /status 503 from c/ });
+      t.same(sims.map(inferenceRequests), [1, 1, 1], 'each endpoint tried once');
+
+      await Promise.all(sims.map((s) => s.stop()));
+      const refused = await send(corral, 'POST', '/api/chat', body);
+      t.equal(refused.status, 502, 'connection refused everywhere: 502');
+      t.equal(header(refused.headers, 'x-corral-endpoint'), 'c', 'c was the last one tried');
+      t.equal(header(refused.headers, 'x-corral-retries'), '2', 'after a and b failed: 2 retries');
+      const message = String(refused.body?.error ?? '');
+      if (maxRetries >= 3) {
+        // Retries left, no endpoint left: corral's own message counts the endpoints tried.
+        const tried = /\((\d+) tried\)/.exec(message);
+        t.ok(tried, `the message counts the endpoints tried: ${message}`);
+        t.equal(Number(tried?.[1]), 3, '3 tried = the 2 retries + the first try');
+      } else {
+        // Retries used up on the last endpoint: its own failure is the message.
+        t.match(message, /^endpoint c failed: /, `the message names c: ${message}`);
+      }
+      t.same(sims.map(inferenceRequests), [1, 1, 1], 'none reached a backend (refused)');
+      t.equal((await corral.status()).counters.retries, 4, 'status counts the retries sent: 2 per request');
+    });
+  }
 });

@@ -5,7 +5,8 @@
 // continuous load no request is refused or cut.
 import t, { type Test } from 'tap';
 import OpenAI from 'openai';
-import { Pool, request } from 'undici';
+import { writeFileSync } from 'node:fs';
+import { Agent, Pool, request } from 'undici';
 import { startBackends, startCorral, type CorralProcess } from '../helpers/corral-process.js';
 import type { SimBackend } from '../fixtures/sim-backend.js';
 import { openaiClient } from '../helpers/clients.js';
@@ -122,6 +123,36 @@ t.test('reloading the configuration', async (t) => {
     corral.writeConfig(current);
   });
 
+  await t.test('malformed YAML and an alias bomb are refused the same way: problems with line:column, no crash', { timeout: 30_000 }, async (t) => {
+    const before = await corral.status();
+    const current = structuredClone(corral.config);
+    const bomb = ['a: &a [x, x, x, x, x, x, x, x, x]'];
+    for (const [name, prev] of [['b', 'a'], ['c', 'b'], ['d', 'c'], ['e', 'd'], ['f', 'e'], ['g', 'f'], ['h', 'g'], ['i', 'h']]) {
+      bomb.push(`${name}: &${name} [${Array(9).fill(`*${prev}`).join(', ')}]`);
+    }
+    const cases: [string, string, RegExp][] = [
+      ['a tab as indentation', 'endpoints:\n\t- name: a\n', /:2:1: YAML syntax error at line 2: .*[Tt]ab/],
+      ['an unclosed quote', 'endpoints:\n  - name: "a\n', /: YAML syntax error at line \d+: .*quote/],
+      ['a duplicate key', 'server:\n  port: 1\n  port: 2\n', /:3:3: YAML syntax error at line 3: .*unique/],
+      ['an alias bomb', `${bomb.join('\n')}\n`, /:7:8: YAML aliases expand to more than \d+ values \(an alias bomb\?\): refused$/],
+    ];
+    for (const [what, text, expected] of cases) {
+      writeFileSync(corral.configFile, text);
+      const outcome = await corral.reload();
+      t.equal(outcome.msg, 'reload refused: the configuration is invalid; the running one is kept', `${what}: refused`);
+      const problems = outcome.problems as string[];
+      t.ok(Array.isArray(problems) && problems[0]?.startsWith(`${corral.configFile}:`), `${what}: the problem names the file`, { problems });
+      t.match(problems[0], expected, `${what}: line:column and what is wrong`);
+    }
+    t.notOk(corral.logs.some((l) => l.msg === 'reload failed'), 'never "reload failed" (an exception)');
+    t.equal(corral.child.exitCode, null, 'the primary is still running');
+    const after = await corral.status();
+    t.same(pids(after), pids(before), 'the same worker processes');
+    const r = await chat(ai);
+    t.equal(r.content, answer(r.endpoint), `still serving (${r.endpoint})`);
+    corral.writeConfig(current);
+  });
+
   await t.test('a restart-only setting (server.port) is warned about and kept', { timeout: 30_000 }, async (t) => {
     const current = structuredClone(corral.config);
     const warned = corral.nextLog((l) => l.msg === 'these settings change only on restart; the running values are kept');
@@ -133,6 +164,34 @@ t.test('reloading the configuration', async (t) => {
     const r = await chat(ai);
     t.equal(r.content, answer(r.endpoint), 'still serving on the original port');
   });
+});
+
+t.test('a reload that changes only max_concurrency: counted as changed, the new cap applies at once', { timeout: 60_000 }, async (t) => {
+  // Slow answers (10 tokens at 20/s, ~0.5 s) so that two requests are in flight together.
+  const sims = await startBackends(t, [{ name: 'gpu', tokensPerSecond: 20, tokens: 10 }]);
+  const corral = await startCorral(t, sims, { endpoints: [{ name: 'gpu', max_concurrency: 4 }] });
+  const agents = [new Agent({ connections: 1 }), new Agent({ connections: 1 })];
+  t.teardown(() => Promise.all(agents.map((a) => a.close())));
+  const pair = async (): Promise<number[]> => Promise.all(agents.map(async (dispatcher) => {
+    const res = await request(`${corral.url}/api/chat`, { method: 'POST', dispatcher, body: JSON.stringify({ model: MODEL, messages: HI, stream: false }) });
+    await res.body.dump();
+    return res.statusCode;
+  }));
+  await until('gpu healthy and in the catalog', () => serving(corral, 'gpu'));
+  t.same(await pair(), [200, 200], 'cap 4: two at once are both served');
+
+  const current = structuredClone(corral.config);
+  corral.writeConfig({ ...current, endpoints: [{ ...current.endpoints[0], max_concurrency: 1 }] });
+  const outcome = await corral.reload();
+  t.equal(outcome.msg, 'reloaded');
+  t.match(outcome, { added: 0, removed: 0, changed: 1, reprobed: 0 }, 'changed: 1 (applied in place, not re-probed)');
+  const st = await corral.status();
+  t.match(st.endpoints[0], { name: 'gpu', max_concurrency: 1, state: 'healthy' }, 'status shows the new cap; gpu stayed healthy');
+  t.same((await pair()).sort(), [200, 503], 'cap 1: of two at once, one is served and one refused');
+
+  corral.writeConfig(corral.config);
+  const same = await corral.reload();
+  t.match(same, { msg: 'reloaded', added: 0, removed: 0, changed: 0 }, 'the same file again: changed: 0');
 });
 
 /** An openai stream whose head has arrived: who serves it, and the rest of its content (rejects on error). */
