@@ -64,3 +64,17 @@ export const HTTP_ERRORS = [
   HeadersTooLargeError, UpstreamError, NoEndpointError, DialectUnsupportedError,
   ShuttingDownError, UpstreamTimeoutError, InternalError,
 ] as const;
+
+/**
+ * Not an HTTP error: a backend's discovery answer (GET /api/tags, /v1/models, …) that corral cannot
+ * use at all. The message names the request and the defect (`GET /v1/models: data is an object, not
+ * an array`); it becomes that endpoint's `last_error`, and that endpoint only is marked down.
+ */
+export class DiscoveryError extends Error {
+  static readonly code = 'CORRAL_ERR_DISCOVERY';
+  readonly code = 'CORRAL_ERR_DISCOVERY';
+  constructor(message: string) {
+    super(message);
+    this.name = 'DiscoveryError';
+  }
+}

@@ -1,8 +1,9 @@
 import type { Config } from '../config/types.js';
-import type { CatalogEndpoint, CatalogModel, CatalogSnapshot, ResolvedType } from '../core/catalog.js';
+import { canonicalModelName, type CatalogEndpoint, type CatalogModel, type CatalogSnapshot, type ResolvedType } from '../core/catalog.js';
 import type { Segment } from '../state/segment.js';
 import { MODEL_AVAILABLE, MODEL_LOADED } from '../state/models.js';
 import type { EndpointModels } from './discovery.js';
+import { ModelDetails, OllamaTag, OpenAiModel } from './discovery-shapes.js';
 import type { EndpointRegistry, EndpointChanges } from './endpoint-registry.js';
 import type { Logger } from '../observe/logger.js';
 
@@ -33,7 +34,10 @@ export class CatalogBuilder {
   readonly #types: ResolvedType[];
   readonly #models: (EndpointModels | null)[];
   readonly #versions: (string | null)[];
+  /** Column of each model, by canonical name (`mistral` and `mistral:latest` share one). */
   readonly #modelIndex: Map<string, number>;
+  /** Per endpoint: why its data was left out of the last build (it threw), or null. */
+  readonly #buildErrors: (string | null)[];
   /** When corral first saw each model (the `created` of synthesised /v1/models entries): stable across rebuilds. */
   readonly #firstSeen: Map<string, number>;
   #generation: number;
@@ -51,6 +55,7 @@ export class CatalogBuilder {
     for (const i of registry.indices()) this.#forget(i);
     this.#modelIndex = new Map();
     this.#firstSeen = new Map();
+    this.#buildErrors = [];
     this.#generation = 0;
     this.#lastKey = '';
     this.#snapshot = this.#build();
@@ -99,67 +104,160 @@ export class CatalogBuilder {
     return true;
   }
 
-  #columnFor(name: string): number {
-    let index = this.#modelIndex.get(name);
+  /** A column for the model whose canonical name is `key`, or -1 when the table is full. */
+  #columnFor(key: string): number {
+    let index = this.#modelIndex.get(key);
     if (index !== undefined) return index;
     if (this.#modelIndex.size >= this.#maxModels) return -1;
     index = this.#modelIndex.size;
-    this.#modelIndex.set(name, index);
+    this.#modelIndex.set(key, index);
     return index;
   }
 
+  /** Why building the catalog failed for an endpoint's data at the last rebuild, or null. */
+  buildError(endpoint: number): string | null {
+    return this.#buildErrors[endpoint] ?? null;
+  }
+
+  /**
+   * The snapshot from what every endpoint reported. Each endpoint's part is built aside in
+   * #contribution and then merged, so whatever one endpoint's data did (it is checked by
+   * discovery-shapes.ts, so nothing should) costs that endpoint its models, never the catalog.
+   */
   #build(): CatalogSnapshot {
     const seg = this.#segment;
     const endpoints: CatalogEndpoint[] = [];
-    const modelEndpoints = new Map<string, number[]>();
+    const models = new Map<string, ModelBuild>();
     const tags = new Map<string, unknown>();
     const openai = new Map<string, unknown>();
     const ps: unknown[] = [];
+    const full: string[] = [];
     let version = '0.0.0';
     let undiscovered = 0;
     for (const i of this.#registry.indices()) {
       const cfg = this.#registry.get(i)!;
-      const found = this.#models[i];
+      const found = this.#models[i] ?? null;
       const type = this.#types[i]!;
-      const names = found?.names ?? cfg.models ?? [];
       if (found === null && cfg.models === null) undiscovered++;
-      endpoints.push({ index: i, name: cfg.name, url: cfg.url, type, models: names });
+      let part: Contribution;
+      try {
+        part = this.#contribution(cfg.name, type, found, found?.names ?? cfg.models ?? [], full);
+        this.#buildErrors[i] = null;
+      } catch (err) {
+        const message = `catalog: ${(err as Error)?.message ?? String(err)}`;
+        if (this.#buildErrors[i] !== message) this.#log.error({ endpoint: cfg.name, err: message }, 'endpoint models left out of the catalog');
+        this.#buildErrors[i] = message;
+        part = new Contribution(new Int32Array(this.#maxModels), [], []);
+      }
+      endpoints.push({ index: i, name: cfg.name, url: cfg.url, type, models: part.listed });
       const v = this.#versions[i];
       if (v !== null && v !== undefined && newerVersion(v, version)) version = v;
-      const loaded = new Set((found?.ollamaPs ?? []).map((p) => String(p.name ?? p.model ?? '')));
       // The row is built aside and written in one pass that touches only changed cells: workers
       // route from these flags while this runs (ModelTable.writeEndpoint).
-      const row = new Int32Array(this.#maxModels);
-      for (const name of names) {
-        const column = this.#columnFor(name);
-        if (column < 0) {
-          this.#log.error({ model: name, max_models: this.#maxModels }, 'model table full: raise state.max_models');
-          continue;
-        }
-        row[column] = MODEL_AVAILABLE | (loaded.has(name) ? MODEL_LOADED : 0);
-        let list = modelEndpoints.get(name);
-        if (list === undefined) modelEndpoints.set(name, (list = []));
-        list.push(i);
-        if (type === 'ollama' && !tags.has(name)) {
-          tags.set(name, found?.ollamaTags.find((t) => t.name === name || t.model === name) ??
-            { name, model: name, modified_at: new Date(0).toISOString(), size: 0, digest: '', details: {} });
-        }
-        if (!openai.has(name)) {
-          if (!this.#firstSeen.has(name)) this.#firstSeen.set(name, Math.floor(Date.now() / 1000));
-          const created = this.#firstSeen.get(name)!;
-          openai.set(name, found?.openaiModels.find((m) => m.id === name) ?? { id: name, object: 'model', created, owned_by: type === 'ollama' ? 'library' : cfg.name });
-        }
+      seg.models.writeEndpoint(i, part.row);
+      for (const m of part.names) {
+        let model = models.get(m.key);
+        if (model === undefined) models.set(m.key, (model = new ModelBuild(m.column, m.name)));
+        model.endpoints.push(i);
+        model.listedAs.push(m.name);
+        if (m.name !== model.name) model.spelt = true;
+        if (m.tag !== null && !tags.has(m.key)) tags.set(m.key, m.tag);
+        if (!openai.has(m.key)) openai.set(m.key, m.openai);
       }
-      seg.models.writeEndpoint(i, row);
-      for (const p of found?.ollamaPs ?? []) ps.push(p);
+      for (const p of part.ps) ps.push(p);
     }
-    const models: CatalogModel[] = [];
-    for (const [name, eps] of modelEndpoints) models.push({ index: this.#modelIndex.get(name)!, name, endpoints: eps });
-    models.sort((a, b) => a.index - b.index);
+    if (full.length > 0) {
+      this.#log.error({ models: full.length, first: full.slice(0, 5), max_models: this.#maxModels }, 'model table full: raise state.max_models');
+    }
+    const list: CatalogModel[] = [];
+    for (const m of models.values()) {
+      list.push(m.spelt ? { index: m.column, name: m.name, endpoints: m.endpoints, listedAs: m.listedAs } : { index: m.column, name: m.name, endpoints: m.endpoints });
+    }
+    list.sort((a, b) => a.index - b.index);
     seg.header.setModelCount(this.#modelIndex.size);
     return {
-      generation: this.#generation, endpoints, models,
+      generation: this.#generation, endpoints, models: list,
       ollamaTags: [...tags.values()], ollamaPs: ps, openaiModels: [...openai.values()], ollamaVersion: version, undiscovered,
     };
   }
+
+  /** One endpoint's part of the catalog: its availability row, its models with their entries, its loaded models. */
+  #contribution(endpointName: string, type: ResolvedType, found: EndpointModels | null, names: readonly string[],
+    full: string[]): Contribution {
+    const row = new Int32Array(this.#maxModels);
+    const loaded = new Set<string>();
+    for (const p of found?.ollamaPs ?? []) loaded.add(canonicalModelName(p.name));
+    const part = new Contribution(row, names, found?.ollamaPs ?? []);
+    const seen = new Set<string>();
+    for (const name of names) {
+      const key = canonicalModelName(name);
+      if (seen.has(key)) continue; // `mistral` and `mistral:latest` listed by one endpoint: one model
+      seen.add(key);
+      const column = this.#columnFor(key);
+      if (column < 0) {
+        full.push(name);
+        continue;
+      }
+      row[column] = MODEL_AVAILABLE | (loaded.has(key) ? MODEL_LOADED : 0);
+      let tag: unknown = null;
+      if (type === 'ollama') {
+        tag = found?.ollamaTags.get(key) ?? new OllamaTag(name, name, new Date(0).toISOString(), 0, '', EMPTY_DETAILS);
+      }
+      if (!this.#firstSeen.has(key)) this.#firstSeen.set(key, Math.floor(Date.now() / 1000));
+      const listed = found?.openaiModels.get(key);
+      const openai = new OpenAiModel(listed?.id ?? name, listed?.created ?? this.#firstSeen.get(key)!,
+        listed?.owned_by ?? (type === 'ollama' ? 'library' : endpointName));
+      part.names.push(new ContributedModel(key, name, column, tag, openai));
+    }
+    return part;
+  }
 }
+
+/** One model of one endpoint's contribution. */
+class ContributedModel {
+  readonly key: string;
+  readonly name: string;
+  readonly column: number;
+  readonly tag: unknown;
+  readonly openai: OpenAiModel;
+  constructor(key: string, name: string, column: number, tag: unknown, openai: OpenAiModel) {
+    this.key = key;
+    this.name = name;
+    this.column = column;
+    this.tag = tag;
+    this.openai = openai;
+  }
+}
+
+class Contribution {
+  readonly row: Int32Array;
+  /** Every name the endpoint lists (shown in /internal/status), even those without a column. */
+  readonly listed: readonly string[];
+  readonly names: ContributedModel[];
+  readonly ps: readonly unknown[];
+  constructor(row: Int32Array, listed: readonly string[], ps: readonly unknown[]) {
+    this.row = row;
+    this.listed = listed;
+    this.names = [];
+    this.ps = ps;
+  }
+}
+
+/** A model being assembled from every endpoint that lists it. */
+class ModelBuild {
+  readonly column: number;
+  readonly name: string;
+  readonly endpoints: number[];
+  readonly listedAs: string[];
+  /** Some endpoint spells it otherwise than `name`. */
+  spelt: boolean;
+  constructor(column: number, name: string) {
+    this.column = column;
+    this.name = name;
+    this.endpoints = [];
+    this.listedAs = [];
+    this.spelt = false;
+  }
+}
+
+const EMPTY_DETAILS = new ModelDetails(undefined, undefined, undefined, undefined, undefined, undefined);

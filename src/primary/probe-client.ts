@@ -39,6 +39,12 @@ export function getJson(baseUrl: string, path: string, timeoutMs: number): Promi
         reject(new ProbeError(`GET ${path}: HTTP ${status}`, status));
         return;
       }
+      const declared = Number(res.headers['content-length'] ?? 0);
+      if (declared > MAX_PROBE_BODY) {
+        // Refused before reading a byte: a declared 1 GB model list is not worth receiving.
+        req.destroy(new ProbeError(`GET ${path}: answer larger than ${MAX_PROBE_BODY} bytes`, status));
+        return;
+      }
       const chunks: Buffer[] = [];
       let size = 0;
       res.on('data', (c: Buffer) => {

@@ -15,8 +15,14 @@ import { UpstreamAttempt } from './upstream-attempt.js';
 import type { ForwardedHeaders } from '../upstream/forwarded-headers.js';
 import { closingBytes, Framing } from '../protocol/stream-framing.js';
 import { EventGate } from './event-gate.js';
+import { withModelName } from '../protocol/model-rename.js';
 
 const NO_BODY = Buffer.alloc(0);
+
+/** The shared header block (it ends with Content-Length) for a body of another length. */
+function withContentLength(headerBlock: string, length: number): string {
+  return `${headerBlock.slice(0, headerBlock.lastIndexOf('content-length: '))}content-length: ${length}\r\n\r\n`;
+}
 
 /**
  * One proxied request from endpoint selection to the last byte. Each try is an UpstreamAttempt
@@ -103,7 +109,7 @@ export class Exchange {
     if (this.table !== proxy.table) {
       // The catalog changed since the last try (a reload, a discovery): route with the new view.
       // Endpoint rows are stable across catalogs (matched by name), so `tried` stays meaningful.
-      const model = proxy.table.model(this.model.name);
+      const model = proxy.table.model(this.facts.model); // the client's spelling: it decides forwardAs
       if (model === undefined) {
         proxy.sendError(r, this.route.dialect, proxy.noEndpointError(-1, this.model.name));
         return this.finish();
@@ -159,7 +165,19 @@ export class Exchange {
     proxy.segment.endpoints.addRequest(e);
     this.attemptStartedAt = performance.now();
     const path = target.basePath === '' ? this.pathWithQuery() : target.basePath + this.pathWithQuery();
-    const attempt = new UpstreamAttempt(this, `POST ${path} HTTP/1.1\r\nhost: ${target.hostHeader}\r\n${this.headerBlock}`, this.r.body ?? NO_BODY);
+    let headerBlock = this.headerBlock;
+    let body = this.r.body ?? NO_BODY;
+    const forwardAs = this.model.forwardAs;
+    if (forwardAs !== null && forwardAs[e] !== null && forwardAs[e] !== undefined) {
+      // Rare: this endpoint lists the model under the other spelling and may not resolve the
+      // client's (routing-table.ts, forwardNames). Only the model's value changes.
+      const renamed = withModelName(body, forwardAs[e]!);
+      if (renamed !== null) {
+        body = renamed;
+        headerBlock = withContentLength(headerBlock, renamed.length);
+      }
+    }
+    const attempt = new UpstreamAttempt(this, `POST ${path} HTTP/1.1\r\nhost: ${target.hostHeader}\r\n${headerBlock}`, body);
     this.current = attempt;
     target.pool.dispatch(attempt);
   }

@@ -1,16 +1,48 @@
-import { canonicalModelName, type CatalogSnapshot } from '../core/catalog.js';
+import { hasModelTag, modelNameAlias, type CatalogModel, type CatalogSnapshot, type ResolvedType } from '../core/catalog.js';
 import { DIALECTS_OF_TYPE } from '../protocol/dialect.js';
 
-/** One model as the router sees it: its column in the model table and the endpoints that list it. */
+/**
+ * One model as the router sees it under one spelling: its column in the model table, the endpoints
+ * that list it, and (rarely) the name to forward to some of them instead of the client's.
+ */
 export class ModelRoute {
   readonly index: number;
+  /** The catalog's name for the model (one spelling of it). */
   readonly name: string;
   readonly endpoints: Int32Array;
-  constructor(index: number, name: string, endpoints: readonly number[]) {
+  /**
+   * By endpoint index: the name that endpoint lists the model under, when the spelling this route
+   * is found by may not reach it there (see forwardNames); null for every endpoint that takes the
+   * client's spelling — always, for Ollama endpoints that list `name:tag` — and null as a whole
+   * when no endpoint needs a rename, so the common path reads one field and nothing else.
+   */
+  readonly forwardAs: readonly (string | null)[] | null;
+  constructor(index: number, name: string, endpoints: readonly number[] | Int32Array, forwardAs: readonly (string | null)[] | null = null) {
     this.index = index;
     this.name = name;
-    this.endpoints = Int32Array.from(endpoints);
+    this.endpoints = endpoints instanceof Int32Array ? endpoints : Int32Array.from(endpoints);
+    this.forwardAs = forwardAs;
   }
+}
+
+/**
+ * What to forward to each endpoint of `m` when a client asks for it as `requested` (the model's
+ * name or its alias: `mistral` ↔ `mistral:latest`). An endpoint gets its own spelling when the
+ * client's differs and it may not resolve the client's: an OpenAI-type server (vLLM, llama-swap,
+ * LM Studio match ids exactly), or any server that lists the bare name (Ollama itself always lists
+ * `name:tag` and resolves a bare name to `:latest`, so it is never renamed for). Null when none needs it.
+ */
+function forwardNames(m: CatalogModel, requested: string, types: readonly ResolvedType[]): (string | null)[] | null {
+  let out: (string | null)[] | null = null;
+  for (let k = 0; k < m.endpoints.length; k++) {
+    const e = m.endpoints[k]!;
+    const listed = m.listedAs?.[k] ?? m.name;
+    if (listed === requested) continue;
+    if (types[e] === 'ollama' && hasModelTag(listed)) continue;
+    out ??= new Array<string | null>(types.length).fill(null);
+    out[e] = listed;
+  }
+  return out;
 }
 
 /**
@@ -39,9 +71,11 @@ export class RoutingTable {
     for (const e of catalog.endpoints) count = Math.max(count, e.index + 1);
     const names: string[] = new Array(count).fill('');
     const urls: string[] = new Array(count).fill('');
+    const types: ResolvedType[] = new Array<ResolvedType>(count).fill('unknown');
     this.endpointDialects = new Int32Array(count);
     for (const e of catalog.endpoints) {
       names[e.index] = e.name;
+      types[e.index] = e.type;
       urls[e.index] = e.url;
       this.endpointDialects[e.index] = e.type === 'unknown' ? 0 : DIALECTS_OF_TYPE[e.type];
     }
@@ -50,14 +84,13 @@ export class RoutingTable {
     this.endpointCount = count;
     this.#models = new Map();
     for (const m of catalog.models) {
-      const route = new ModelRoute(m.index, m.name, m.endpoints);
-      this.#models.set(m.name, route);
-      // Ollama's implicit `:latest` tag: both spellings reach the same model.
-      const canonical = canonicalModelName(m.name);
-      if (!this.#models.has(canonical)) this.#models.set(canonical, route);
-      if (m.name.endsWith(':latest')) {
-        const bare = m.name.slice(0, -':latest'.length);
-        if (!this.#models.has(bare)) this.#models.set(bare, route);
+      // Both spellings reach the model (Ollama's implicit `:latest` tag; the catalog merges them),
+      // each with what to forward under it, decided here once rather than per request.
+      const endpoints = Int32Array.from(m.endpoints);
+      this.#models.set(m.name, new ModelRoute(m.index, m.name, endpoints, forwardNames(m, m.name, types)));
+      const alias = modelNameAlias(m.name);
+      if (alias !== null && !this.#models.has(alias)) {
+        this.#models.set(alias, new ModelRoute(m.index, m.name, endpoints, forwardNames(m, alias, types)));
       }
     }
     this.ollamaTagsBody = JSON.stringify({ models: catalog.ollamaTags });
