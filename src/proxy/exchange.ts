@@ -271,9 +271,16 @@ export class Exchange {
         this.retry(false, true);
         return;
       }
+      // A malformed response is a 502 the backend did not say: retried like one (onUpstreamHead).
+      if (kind === FailureKind.Protocol && this.canRetry()
+        && proxy.selector.hasAlternative(this.table, this.model, this.route.dialect, this.tried, this.endpoint)) {
+        proxy.log.warn({ requestId: r.requestId, endpoint: r.endpointName, err: err.message }, 'upstream sent an invalid response; retrying elsewhere');
+        this.retry(false, true);
+        return;
+      }
       const error: CorralError = kind === FailureKind.Timeout
         ? new UpstreamTimeoutError(`endpoint ${r.endpointName} did not answer within upstream.first_byte_timeout`)
-        : new UpstreamError(`endpoint ${r.endpointName} failed: ${err.message}`);
+        : new UpstreamError(kind === FailureKind.Protocol ? `endpoint ${r.endpointName} sent an ${err.message}` : `endpoint ${r.endpointName} failed: ${err.message}`);
       proxy.sendError(r, this.route.dialect, error);
       proxy.log.warn({ requestId: r.requestId, endpoint: r.endpointName, err: err.message }, 'upstream failed before responding');
       return this.finish();

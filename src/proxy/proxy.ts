@@ -139,6 +139,10 @@ export class Proxy implements RequestHandler {
     this.sendError(r, dialectOfPath(r.path), new HeadersTooLargeError(), true);
   }
 
+  onInvalidFraming(r: ClientRequest, reason: string): void {
+    this.sendError(r, dialectOfPath(r.path), new InvalidRequestError(reason), true);
+  }
+
   #checkForwardedValues(r: ClientRequest): void {
     if (r.query !== '' && !isForwardableQuery(r.query)) {
       throw new InvalidRequestError('query string: must be ASCII (percent-encode other characters)');

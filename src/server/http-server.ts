@@ -21,6 +21,11 @@ export interface RequestHandler {
   onHeadersTooLarge(r: ClientRequest): void;
   /** The body did not arrive within `body_timeout`: answer 408 with sendJsonLingering. */
   onBodyTimeout(r: ClientRequest): void;
+  /**
+   * The request's framing is invalid (`reason` says how): answer 400 and close the connection,
+   * reading no body (RFC 9112 §6.3: the bytes after the head cannot be trusted to be this request's).
+   */
+  onInvalidFraming(r: ClientRequest, reason: string): void;
 }
 
 export interface HttpServerOptions {
@@ -43,8 +48,12 @@ export function serverOptionsFrom(config: Config, port: number = config.server.p
 
 // Every header is read in one req.forEach pass (one call into uWS, not one getHeader per name),
 // through a module-level function and slots: no closure per request. The first occurrence of a
-// header wins, as with getHeader.
+// header wins, as with getHeader — except Content-Length, whose repeats must agree with it.
 let headerBytes = 0;
+let contentLengthLines = 0;
+/** The first Content-Length line after the first whose value differs from it (valid when conflicting). */
+let conflictingContentLength = '';
+let conflicting = false;
 let wantedRequestId = '';
 let wantedSession = '';
 let seenContentLength = '';
@@ -57,7 +66,11 @@ function readHeader(key: string, value: string): void {
   headerBytes += key.length + value.length + 4; // ": " and CRLF
   switch (key) {
     case 'content-length':
-      if (seenContentLength === '') seenContentLength = value;
+      if (++contentLengthLines === 1) seenContentLength = value;
+      else if (!conflicting && !sameLength(seenContentLength, value)) {
+        conflicting = true;
+        conflictingContentLength = value;
+      }
       return;
     case 'transfer-encoding':
       if (seenTransferEncoding === '') seenTransferEncoding = value;
@@ -74,6 +87,18 @@ function readHeader(key: string, value: string): void {
   } else if (key === wantedSession) {
     if (seenSession === '') seenSession = value;
   }
+}
+
+const DIGITS = /^[0-9]+$/;
+
+/**
+ * A repeated Content-Length (another line; uWS 20.30 closes the connection itself on a list such
+ * as `5, 5`, on a first value that is no number, and beside Transfer-Encoding) agrees with the
+ * first when it is the same decimal number. uWS frames the body by the first line: a repeat
+ * that disagrees is a request smuggling attempt or a broken client (RFC 9112 §6.3, item 5).
+ */
+function sameLength(first: string, repeat: string): boolean {
+  return repeat === first || (DIGITS.test(repeat) && DIGITS.test(first) && Number(repeat) === Number(first));
 }
 
 /**
@@ -142,6 +167,8 @@ export class HttpServer {
     wantedRequestId = o.requestIdHeader;
     wantedSession = o.sessionHeader;
     seenContentLength = seenTransferEncoding = seenRequestId = seenSession = seenTraceparent = seenAccept = '';
+    contentLengthLines = 0;
+    conflicting = false;
     req.forEach(readHeader);
     const lengthHeader = seenContentLength;
     const contentLength = lengthHeader === '' ? -1 : Number(lengthHeader);
@@ -154,6 +181,17 @@ export class HttpServer {
     });
     if (headerBytes > o.maxHeaderSize) {
       handler.onHeadersTooLarge(r);
+      return;
+    }
+    if (conflicting) {
+      // Answered on the next turn of the event loop, not now: uWS 20.30 goes on to serve a
+      // request pipelined behind one answered synchronously, even with `Connection: close` — and
+      // the bytes uWS took for that request may be this one's body, smuggled. A request that
+      // arrives while this answer is pending makes uWS close the connection, answering neither.
+      const reason = `content-length: conflicting values ${JSON.stringify(lengthHeader)} and ${JSON.stringify(conflictingContentLength)} (RFC 9112 §6.3)`;
+      setImmediate(() => {
+        if (!r.aborted) handler.onInvalidFraming(r, reason);
+      });
       return;
     }
     const hasBody = contentLength > 0 || (lengthHeader === '' && seenTransferEncoding !== '');

@@ -177,10 +177,17 @@ export function writeChunk(r: ClientRequest, chunk: Buffer | string): boolean {
 function corkedHeadAndEnd(): void {
   const r = slotReq;
   writeHead(r, headText(r, slotStatus, slotHeaders), slotHeaders);
-  r.res.end(slotBody);
+  // uWS's end() writes `Content-Length: 0` for an empty body. A 204 must carry none (RFC 9110
+  // §8.6), and a 304's would describe the representation it stands for (§15.4.5), not this
+  // response: endWithoutBody() without a length writes no framing line and keeps the connection.
+  if (slotStatus === 204 || slotStatus === 304) r.res.endWithoutBody();
+  else r.res.end(slotBody);
 }
 
-/** A complete response — head, whole body (or none), end — in one corked send, with Content-Length. */
+/**
+ * A complete response — head, whole body (or none), end — in one corked send, with Content-Length
+ * (none for 204 and 304, which have no content).
+ */
 export function writeHeadAndEnd(r: ClientRequest, status: number, headers: ForwardedHeaders, body: Buffer | null): void {
   if (r.aborted || r.ended) return;
   r.ended = true;

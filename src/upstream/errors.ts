@@ -21,7 +21,11 @@ export const UPSTREAM_CONNECT_TIMEOUT = 'CORRAL_UPSTREAM_CONNECT_TIMEOUT';
 export const UPSTREAM_HEADERS_TIMEOUT = 'CORRAL_UPSTREAM_HEADERS_TIMEOUT';
 /** Silence between body bytes longer than upstream.idle_timeout. */
 export const UPSTREAM_BODY_TIMEOUT = 'CORRAL_UPSTREAM_BODY_TIMEOUT';
-/** The response is not HTTP/1.x as RFC 9112 frames it (bad status line, header, chunk size). */
+/**
+ * The response is not HTTP/1.x as RFC 9112 frames it (bad status line, header, chunk size), or
+ * one corral cannot pass on faithfully (a transfer coding other than chunked). The message is
+ * `invalid response: <the defect>` (docs/HTTP-CONFORMANCE.md).
+ */
 export const UPSTREAM_PROTOCOL = 'CORRAL_UPSTREAM_PROTOCOL';
 /** The pool was closed (catalog change, shutdown) while the request waited for a connection. */
 export const UPSTREAM_POOL_CLOSED = 'CORRAL_UPSTREAM_POOL_CLOSED';

@@ -1,5 +1,6 @@
 import { viewOf } from './buffer-view.js';
 import { ForwardedHeaders } from './forwarded-headers.js';
+import { headDefect, isValidHead, partialHeadDefect, quoted, statusLineDefect, validHeadEnd } from './head-syntax.js';
 import { classifyHeader, equalsLowerText, HeaderKind } from './raw-headers.js';
 
 /**
@@ -13,6 +14,10 @@ import { classifyHeader, equalsLowerText, HeaderKind } from './raw-headers.js';
  * Why not undici's llhttp: per request its WebAssembly parser plus undici's bookkeeping cost
  * more CPU than everything else corral does (perf/RESULTS.md, "raw upstream client"). Responses
  * are all corral parses — it only ever sends POSTs — so no request-side or HEAD rules apply.
+ *
+ * Strict, as llhttp is without its lenient flags, and stricter where corral re-frames what it
+ * passes on: anything it cannot pass on faithfully is a protocol error naming the defect (`error`)
+ * and the connection is never reused. docs/HTTP-CONFORMANCE.md lists every case and its outcome.
  */
 
 /** Receives what the parser finds, synchronously, from within execute(). */
@@ -35,6 +40,8 @@ const enum State {
   Head,
   Length,
   ChunkSize,
+  /** Whitespace after the chunk size: only BWS before a `;` may follow (RFC 9112 §7.1.1). */
+  ChunkSizeWs,
   ChunkExtension,
   ChunkSizeLf,
   ChunkData,
@@ -42,6 +49,7 @@ const enum State {
   ChunkDataLf,
   TrailerLineStart,
   TrailerLine,
+  TrailerLineLf,
   TrailerEndLf,
   UntilClose,
   Done,
@@ -51,6 +59,7 @@ const CR = 13;
 const LF = 10;
 const SP = 32;
 const HT = 9;
+const DEL = 0x7f;
 const END_OF_HEAD = Buffer.from('\r\n\r\n', 'latin1');
 
 /** How much of a read is turned into text to look for the end of the head; longer heads take a slower path. */
@@ -197,7 +206,10 @@ export class ResponseParser {
     return -1;
   }
 
-  /** Chunk-size lines, the CRLF after each chunk, and the trailer section, byte by byte. */
+  /**
+   * Chunk-size lines, the CRLF after each chunk, and the trailer section, byte by byte. Every line
+   * ends in CRLF: a bare LF or CR is refused here as in the head.
+   */
   #readChunkFraming(buf: Buffer, start: number, end: number): number {
     let i = start;
     while (i < end) {
@@ -209,29 +221,35 @@ export class ResponseParser {
             if (++this.#chunkSizeDigits > MAX_CHUNK_SIZE_DIGITS) return this.#fail('chunk size too large');
             this.#remaining = this.#remaining * 16 + digit;
           } else if (this.#chunkSizeDigits === 0) {
-            return this.#fail('chunk size missing');
+            return this.#fail(`invalid chunk size (${byteName(c)} where a hex digit must be)`);
           } else if (c === CR) {
             this.#state = State.ChunkSizeLf;
           } else if (c === LF) {
-            return this.#chunkSizeRead(i + 1);
-          } else if (c === 59 /* ; */ || c === SP || c === HT) {
+            return this.#fail('chunk size line not ended by CRLF');
+          } else if (c === 59 /* ; */) {
             this.#state = State.ChunkExtension;
+          } else if (c === SP || c === HT) {
+            this.#state = State.ChunkSizeWs;
           } else {
-            return this.#fail('invalid chunk size');
+            return this.#fail(`invalid chunk size (${byteName(c)} after the hex digits)`);
           }
           break;
         }
+        case State.ChunkSizeWs:
+          if (c === 59 /* ; */) this.#state = State.ChunkExtension;
+          else if (c !== SP && c !== HT) return this.#fail(`invalid chunk size line (${byteName(c)} after whitespace, where only ";" may follow)`);
+          break;
         case State.ChunkExtension:
           // Extensions are ignored (RFC 9112 §7.1.1); skip to the end of the line.
           if (c === CR) this.#state = State.ChunkSizeLf;
-          else if (c === LF) return this.#chunkSizeRead(i + 1);
+          else if (c === LF) return this.#fail('chunk size line not ended by CRLF');
+          else if (c < SP ? c !== HT : c === DEL) return this.#fail(`control character ${byteName(c)} in a chunk extension`);
           break;
         case State.ChunkSizeLf:
           if (c !== LF) return this.#fail('chunk size line not ended by CRLF');
           return this.#chunkSizeRead(i + 1);
         case State.ChunkDataCr:
           if (c === CR) this.#state = State.ChunkDataLf;
-          else if (c === LF) return this.#nextChunk(i + 1);
           else return this.#fail('chunk data not followed by CRLF');
           break;
         case State.ChunkDataLf:
@@ -239,14 +257,17 @@ export class ResponseParser {
           return this.#nextChunk(i + 1);
         case State.TrailerLineStart:
           if (c === CR) this.#state = State.TrailerEndLf;
-          else if (c === LF) {
-            this.#complete();
-            return i + 1;
-          } else this.#state = State.TrailerLine;
+          else if (c === LF) return this.#fail('trailer section not ended by CRLF');
+          else this.#state = State.TrailerLine;
           break;
         case State.TrailerLine:
           // Trailer fields are dropped: corral has already sent its head.
-          if (c === LF) this.#state = State.TrailerLineStart;
+          if (c === CR) this.#state = State.TrailerLineLf;
+          else if (c === LF) return this.#fail('trailer line not ended by CRLF');
+          break;
+        case State.TrailerLineLf:
+          if (c !== LF) return this.#fail('trailer line not ended by CRLF');
+          this.#state = State.TrailerLineStart;
           break;
         case State.TrailerEndLf:
           if (c !== LF) return this.#fail('trailer section not ended by CRLF');
@@ -280,6 +301,9 @@ export class ResponseParser {
       // #parseHead needs anyway: one conversion instead of a Buffer search plus a conversion.
       const windowEnd = Math.min(end, start + HEAD_WINDOW_BYTES);
       let text = buf.toString('latin1', start, windowEnd);
+      // The usual case, a whole valid head in the window: one match both checks it and finds its end.
+      const headEnd = validHeadEnd(text);
+      if (headEnd > 0) return this.#parseHead(buf, start, headEnd - 2, text, true) ? start + headEnd : -1;
       let at = text.indexOf('\r\n\r\n');
       if (at < 0 && windowEnd < end) {
         // A head longer than the window (rare): search the bytes, then convert the head.
@@ -289,25 +313,35 @@ export class ResponseParser {
           text = buf.toString('latin1', start, start + found + 2);
         }
       }
-      if (at < 0) return this.#keepPartial(buf, start, end);
+      if (at < 0) return this.#waitForEnd(buf, start, end);
       if (at + 4 > MAX_HEAD_BYTES) return this.#headTooLarge();
       // Keeps the first CRLF of the terminator so every line ends with one.
-      return this.#parseHead(buf, start, at + 2, text) ? start + at + 4 : -1;
+      return this.#parseHead(buf, start, at + 2, text, false) ? start + at + 4 : -1;
     }
     const joined = Buffer.concat([partial, buf.subarray(start, end)]);
     const at = joined.indexOf(END_OF_HEAD, Math.max(0, partial.length - 3));
     if (at < 0) {
       this.#partialHead = null;
-      return this.#keepPartial(joined, 0, joined.length) < 0 ? -1 : end;
+      return this.#waitForEnd(joined, 0, joined.length) < 0 ? -1 : end;
     }
     if (at + 4 > MAX_HEAD_BYTES) return this.#headTooLarge();
     this.#partialHead = null;
-    const ok = this.#parseHead(joined, 0, at + 2, joined.toString('latin1', 0, at + 2));
+    const ok = this.#parseHead(joined, 0, at + 2, joined.toString('latin1', 0, at + 2), false);
     return ok ? start + (at + 4 - partial.length) : -1;
   }
 
   #headTooLarge(): number {
     return this.#fail(`response head larger than ${MAX_HEAD_BYTES} bytes`);
+  }
+
+  /**
+   * The head is not complete yet: keeps what came, unless it already shows a defect. A bare LF is
+   * one: a head of LF-only lines would otherwise be waited on until the first-byte timeout.
+   */
+  #waitForEnd(buf: Buffer, start: number, end: number): number {
+    const defect = partialHeadDefect(buf, start, end);
+    if (defect !== '') return this.#fail(defect);
+    return this.#keepPartial(buf, start, end);
   }
 
   #keepPartial(buf: Buffer, start: number, end: number): number {
@@ -321,85 +355,62 @@ export class ResponseParser {
    * is the same bytes as a latin1 string from `base` on (it may run on past the head). Offsets
    * below are relative to `base`: the head is read where it lies, with no view made of it.
    */
-  #parseHead(buf: Buffer, base: number, length: number, text: string): boolean {
-    // "HTTP/1.x SSS[ reason]\r\n"
+  #parseHead(buf: Buffer, base: number, length: number, text: string, validated: boolean): boolean {
+    // "HTTP/1.0 " or "HTTP/1.1 ", a status code in 100-599, then SP or CR (RFC 9112 §4).
     if (length < 14 || buf[base] !== 72 || buf[base + 1] !== 84 || buf[base + 2] !== 84 || buf[base + 3] !== 80
-      || buf[base + 4] !== 47 || buf[base + 5] !== 49 || buf[base + 6] !== 46 || !isDigit(buf[base + 7]!) || buf[base + 8] !== SP
-      || !isDigit(buf[base + 9]!) || !isDigit(buf[base + 10]!) || !isDigit(buf[base + 11]!)
+      || buf[base + 4] !== 47 || buf[base + 5] !== 49 || buf[base + 6] !== 46 || (buf[base + 7]! & 0xfe) !== 48
+      || buf[base + 8] !== SP || buf[base + 9]! < 49 || buf[base + 9]! > 53 || !isDigit(buf[base + 10]!) || !isDigit(buf[base + 11]!)
       || (buf[base + 12] !== SP && buf[base + 12] !== CR)) {
-      this.#fail('invalid status line');
-      return false;
+      return this.#failHead(text, length);
     }
+    // The rest of the status line and every header line: token names, values free of control
+    // bytes, CRLF line ends, no obs-fold (head-syntax.ts). One pass; what follows relies on it.
+    if (!validated && !isValidHead(text, length)) return this.#failHead(text, length);
     const http10 = buf[base + 7] === 48;
     const status = (buf[base + 9]! - 48) * 100 + (buf[base + 10]! - 48) * 10 + (buf[base + 11]! - 48);
     let i = text.indexOf('\n', 12) + 1;
-    if (i === 0) {
-      this.#fail('invalid status line');
-      return false;
-    }
     // Lines and colons are found with string searches on the latin1 text of the head (one char
     // per byte, so offsets are the Buffer's): V8's String indexOf is several times faster than a
-    // byte loop over the Buffer.
+    // byte loop over the Buffer. Every line is `token:value\r\n` (checked above), so the first
+    // colon ends the name and the value ends before the CR.
     const headers = this.#headers;
     headers.clear();
     let contentLength = -1;
+    let transferEncodings = 0;
     let chunked = false;
-    let otherCoding = false;
-    let hasTransferEncoding = false;
     let close = http10;
     let hintMs = 0;
     while (i < length) {
       const lineStart = i;
-      const first = buf[base + i]!;
-      if (first === SP || first === HT) {
-        this.#fail('obsolete header line folding');
-        return false;
-      }
-      // The head ends in CRLF, so every line has its LF; the value ends before the CR.
       const lf = text.indexOf('\n', i);
-      const lineEnd = buf[base + lf - 1] === CR ? lf - 1 : lf;
-      let colon = text.indexOf(':', i);
-      if (colon > lf) colon = -1;
+      const colon = text.indexOf(':', i);
       i = lf + 1;
-      if (colon <= lineStart || buf[base + colon - 1] === SP || buf[base + colon - 1] === HT) {
-        this.#fail('invalid header line');
-        return false;
-      }
       const kind = classifyHeader(text, lineStart, colon);
       if (kind === HeaderKind.Skip) continue;
       if (kind === HeaderKind.Forward) {
-        // A CR inside a header passed on would reach the client (some end lines at a bare CR),
-        // and corral writes these lines into its response head as they are. Checked only here:
-        // headers the parser consumes never leave corral.
-        const cr = text.indexOf('\r', lineStart);
-        if (cr >= 0 && cr < lineEnd) {
-          this.#fail('bare CR in a header line');
-          return false;
-        }
         // The line as it arrived: whitespace around the value is still valid HTTP.
-        headers.append(text.slice(lineStart, lineEnd));
+        headers.append(text.slice(lineStart, lf - 1));
         continue;
       }
       let vs = colon + 1;
-      let ve = lineEnd;
+      let ve = lf - 1;
       while (vs < ve && (buf[base + vs] === SP || buf[base + vs] === HT)) vs++;
       while (ve > vs && (buf[base + ve - 1] === SP || buf[base + ve - 1] === HT)) ve--;
       switch (kind) {
         case HeaderKind.ContentLength: {
-          const n = decimal(buf, base + vs, base + ve);
-          if (n < 0 || (contentLength >= 0 && n !== contentLength)) {
-            this.#fail('invalid content-length');
-            return false;
-          }
+          // Several lines, or a list on one, are one value when they all agree (RFC 9110 §8.6).
+          let n = decimal(buf, base + vs, base + ve);
+          if (n < 0) n = decimalList(text, vs, ve);
+          if (n === CONFLICTING) return this.#failWith(`conflicting Content-Length values ${quoted(text.slice(vs, ve))}`);
+          if (n < 0) return this.#failWith(`invalid Content-Length ${quoted(text.slice(vs, ve))}`);
+          if (contentLength >= 0 && n !== contentLength) return this.#failWith(`conflicting Content-Length values ${contentLength} and ${n}`);
           contentLength = n;
           break;
         }
         case HeaderKind.TransferEncoding:
-          // Chunked only when it is the final coding (RFC 9112 §6.3); any other: read to close.
-          // Several lines form one list, so the last line's last coding decides.
-          chunked = endsWithChunked(text, vs, ve);
-          otherCoding = !chunked;
-          hasTransferEncoding = true;
+          // Valid framing here is one line saying `chunked` and nothing else (checked below).
+          transferEncodings++;
+          chunked = equalsLowerText(text, vs, ve, 'chunked');
           break;
         case HeaderKind.Connection:
           if (hasToken(text, vs, ve, 'close')) close = true;
@@ -413,21 +424,30 @@ export class ResponseParser {
     if (status < 200) {
       // 1xx informational heads (100 Continue, 103 Early Hints) precede the real one; 101 would
       // switch protocols, which corral never asks for.
-      if (status === 101) {
-        this.#fail('unexpected 101 Switching Protocols');
-        return false;
-      }
+      if (status === 101) return this.#failWith('unexpected 101 Switching Protocols');
       return true;
+    }
+    // 204 and 304 end at their head whatever their framing headers say (RFC 9112 §6.3). One
+    // that announces content anyway (a 204 must not, RFC 9110 §8.6) might send it: its
+    // connection is not reused.
+    const bodyless = status === 204 || status === 304;
+    if (!bodyless && transferEncodings > 0) {
+      // corral re-frames what it passes on (chunked or Content-Length) and drops the backend's
+      // Transfer-Encoding line: any coding but chunked alone would reach the client unlabelled.
+      if (transferEncodings > 1 || !chunked) {
+        return this.#failWith(`Transfer-Encoding ${quoted(fieldValues(text, length, 'transfer-encoding'))} is not "chunked" alone (corral cannot pass a transfer coding on)`);
+      }
+      // RFC 9112 §6.3: a possible smuggling attempt, "ought to be handled as an error"; and §6.1:
+      // Transfer-Encoding in an HTTP/1.0 message means faulty framing.
+      if (contentLength >= 0) return this.#failWith('both Transfer-Encoding and Content-Length');
+      if (http10) return this.#failWith('Transfer-Encoding in an HTTP/1.0 response');
     }
     this.headReceived = true;
     this.keepAliveHintMs = hintMs;
-    const bodyless = status === 204 || status === 304;
-    const untilClose = !bodyless && !chunked && (otherCoding || contentLength < 0);
-    // Transfer-Encoding wins over Content-Length, but a message with both may be a smuggling
-    // attempt or a broken intermediary (RFC 9112 §6.3): do not reuse the connection after it.
-    this.keepAlive = !close && !untilClose && !(hasTransferEncoding && contentLength >= 0);
-    this.sink.onResponseHead(status, headers, chunked || otherCoding ? -1 : contentLength);
-    if (bodyless || (!chunked && !untilClose && contentLength === 0)) this.#complete();
+    const untilClose = !bodyless && !chunked && contentLength < 0;
+    this.keepAlive = !close && !untilClose && !(bodyless && (transferEncodings > 0 || contentLength > 0));
+    this.sink.onResponseHead(status, headers, bodyless ? 0 : chunked ? -1 : contentLength);
+    if (bodyless || (!chunked && contentLength === 0)) this.#complete();
     else if (chunked) this.#nextChunk(0);
     else if (untilClose) this.#state = State.UntilClose;
     else {
@@ -435,6 +455,18 @@ export class ResponseParser {
       this.#remaining = contentLength;
     }
     return true;
+  }
+
+  /** The head in text[0, length) is refused: finds its defect (the slow path) and fails with it. */
+  #failHead(text: string, length: number): boolean {
+    const lf = text.indexOf('\n');
+    const status = statusLineDefect(text.slice(0, lf > 0 && text.charCodeAt(lf - 1) === CR ? lf - 1 : Math.max(lf, 0)));
+    return this.#failWith(status !== '' ? status : headDefect(text, length));
+  }
+
+  #failWith(reason: string): boolean {
+    this.#fail(reason);
+    return false;
   }
 }
 
@@ -461,12 +493,40 @@ function decimal(buf: Buffer, start: number, end: number): number {
   return n;
 }
 
-/** The transfer-coding list text[start, end) ends with `chunked`. */
-function endsWithChunked(text: string, start: number, end: number): boolean {
-  const at = end - 7;
-  if (at < start || !equalsLowerText(text, at, end, 'chunked')) return false;
-  const before = text.charCodeAt(at - 1);
-  return at === start || before === 44 /* , */ || before === SP || before === HT;
+/** decimalList's answer for a list whose values differ. */
+const CONFLICTING = -2;
+
+/**
+ * A Content-Length list of one value repeated (`5, 5`: RFC 9110 §8.6 lets a recipient take it as
+ * one), CONFLICTING when its values differ, -1 when it is no list of decimals. Rare: not inlined.
+ */
+function decimalList(text: string, start: number, end: number): number {
+  const comma = text.indexOf(',', start);
+  if (comma < 0 || comma >= end) return -1;
+  let n = -1;
+  for (const part of text.slice(start, end).split(',')) {
+    const digits = part.replace(/^[ \t]+|[ \t]+$/g, '');
+    if (!/^[0-9]{1,15}$/.test(digits)) return -1;
+    const value = Number(digits);
+    if (n >= 0 && value !== n) return CONFLICTING;
+    n = value;
+  }
+  return n;
+}
+
+/** The values of every `name` line in the head text[0, length), joined as one list: for error messages. */
+function fieldValues(text: string, length: number, name: string): string {
+  const values: string[] = [];
+  for (const line of text.slice(0, length).split('\r\n')) {
+    const colon = line.indexOf(':');
+    if (colon > 0 && line.slice(0, colon).toLowerCase() === name) values.push(line.slice(colon + 1).replace(/^[ \t]+|[ \t]+$/g, ''));
+  }
+  return values.join(', ');
+}
+
+/** A byte for an error message: itself when printable, else its hex code. */
+function byteName(c: number): string {
+  return c > SP && c < DEL ? JSON.stringify(String.fromCharCode(c)) : `0x${c.toString(16).padStart(2, '0')}`;
 }
 
 /** The comma-separated list text[start, end) contains the lower-case `token`, ignoring case. */

@@ -155,7 +155,7 @@ export class UpstreamConnection implements ResponseSink {
     }
     const consumed = this.parser.execute(buf, 0, n);
     if (consumed < 0) {
-      this.fail(new UpstreamClientError(UPSTREAM_PROTOCOL, `malformed response from the endpoint: ${this.parser.error}`));
+      this.fail(new UpstreamClientError(UPSTREAM_PROTOCOL, `invalid response: ${this.parser.error}`));
       return false;
     }
     // Abandoned during a callback (a retry on a 503, the client gone): already destroyed.

@@ -11,7 +11,7 @@ t.test('each upstream failure code has its kind', async (t) => {
   }
   for (const code of [UPSTREAM_HEADERS_TIMEOUT, UPSTREAM_BODY_TIMEOUT]) t.equal(kind(code), FailureKind.Timeout, code);
   t.equal(kind(UPSTREAM_POOL_CLOSED), FailureKind.PoolClosed, 'a pool corral closed blames no endpoint');
-  t.equal(kind(UPSTREAM_PROTOCOL), FailureKind.Other);
+  t.equal(kind(UPSTREAM_PROTOCOL), FailureKind.Protocol, 'a malformed response: retried like a 502');
   t.equal(classifyFailure(new Error('no code')), FailureKind.Other);
   t.equal(classifyFailure(null), FailureKind.Other);
 });
