@@ -11,7 +11,7 @@ import { parseArgs } from 'node:util';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { loadConfigFile, parseConfig } from './config/load.js';
-import { ConfigError } from './core/errors.js';
+import { ConfigError, ListenError } from './core/errors.js';
 import type { Config } from './config/types.js';
 
 const USAGE = `usage: corral --config FILE
@@ -105,6 +105,7 @@ async function main(argv: string[]): Promise<number> {
 main(process.argv.slice(2)).then((code) => {
   if (code >= 0) process.exit(code);
 }, (err: Error) => {
-  process.stderr.write(`corral: ${err.stack ?? err.message}\n`);
+  // A listen problem is the operator's to fix, not a bug: its message says all.
+  process.stderr.write(`corral: ${err instanceof ListenError ? err.message : err.stack ?? err.message}\n`);
   process.exit(1);
 });

@@ -78,3 +78,16 @@ export class DiscoveryError extends Error {
     this.name = 'DiscoveryError';
   }
 }
+
+/**
+ * Not an HTTP error: corral cannot listen where the configuration says (a port another process
+ * holds, a privileged port, an address this host does not have). Printed without a stack.
+ */
+export class ListenError extends Error {
+  static readonly code = 'CORRAL_ERR_LISTEN';
+  readonly code = 'CORRAL_ERR_LISTEN';
+  constructor(message: string) {
+    super(message);
+    this.name = 'ListenError';
+  }
+}

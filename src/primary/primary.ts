@@ -12,6 +12,7 @@ import { Supervisor } from './supervisor.js';
 import { SessionSweeper } from './session-sweeper.js';
 import { EndpointRegistry } from './endpoint-registry.js';
 import { keepRestartOnlySettings } from './reload-policy.js';
+import { assertPortFree } from './port-check.js';
 import type { InlineServer } from './inline-server.js';
 
 export interface RunningCorral {
@@ -230,6 +231,9 @@ function loadSnapshotModule(): typeof import('./snapshot.js') {
 }
 
 export async function startPrimary(config: Config, log: Logger = createLogger(config.logging, 'primary')): Promise<RunningCorral> {
+  // Before anything is created: a taken port is refused, never shared (port-check.ts).
+  await assertPortFree(config.server.host, config.server.port, 'server.port');
+  if (config.server.management_port !== null) await assertPortFree(config.server.host, config.server.management_port, 'server.management_port');
   if (config.state.file !== null) snapshotModule = await import('./snapshot.js');
   const primary = new Primary(config, log);
   await primary.start();
