@@ -1,7 +1,7 @@
-// Bundles corral's two process entry points, after `tsc`, into one CommonJS file each:
+// Bundles corral's two process entry points into one CommonJS file each:
 //
-//   dist/bundle/cli.cjs          the `corral` command and primary   (from dist/src/cli.js)
-//   dist/bundle/http-worker.cjs  a cluster worker                   (from dist/workers/http-worker.js)
+//   dist/bundle/cli.cjs          the `corral` command and primary   (from src/cli.ts)
+//   dist/bundle/http-worker.cjs  a cluster worker                   (from workers/http-worker.ts)
 //
 // Why: every module Node loads through its ESM loader costs resident memory in every process
 // (module records, the loader's own builtins, V8 compiling each file and touching more of the
@@ -9,13 +9,15 @@
 // (perf/RESULTS.md, Optimisation 7): 163.6 MiB as ~45 ES modules per process, 148.2 MiB bundled
 // as CommonJS. ES-module bundles save only the workers' part.
 //
-// The input is tsc's output, so the bundles run exactly the JavaScript the unit tests run.
+// The input is the TypeScript itself (esbuild strips the types; const enums are inlined across
+// files as tsc would), so a production install (`npm ci --omit=dev`) builds corral with esbuild
+// alone: tsc, a devDependency, only type-checks and compiles dist/ for tests, demo and benchmarks.
 // Native addons and what loads lazily through createRequire (uWebSockets.js, pino, node:tls, the
 // shm addon) stay outside: esbuild does not follow createRequire(...), and the packages named
 // `external` below are loaded from node_modules at run time as before. yaml is bundled: it is pure
 // JavaScript and only the primary loads it.
 //
-//   node scripts/bundle.mjs        (run by `npm ci`, `npm run build`, `npm test`)
+//   node scripts/bundle.mjs        (run by `npm ci`, `npm ci --omit=dev`, `npm run build`, `npm test`)
 import { build } from 'esbuild';
 import { fileURLToPath } from 'node:url';
 
@@ -24,9 +26,10 @@ const root = fileURLToPath(new URL('..', import.meta.url));
 await build({
   absWorkingDir: root,
   entryPoints: {
-    cli: 'dist/src/cli.js',
-    'http-worker': 'dist/workers/http-worker.js',
+    cli: 'src/cli.ts',
+    'http-worker': 'workers/http-worker.ts',
   },
+  tsconfig: 'tsconfig.json',
   outdir: 'dist/bundle',
   outExtension: { '.js': '.cjs' },
   bundle: true,
