@@ -271,15 +271,21 @@ export class Exchange {
         this.retry(false, true);
         return;
       }
+      // The head came but its stream went silent inside the first event, which the gate held:
+      // the client has seen nothing, so this is a hung backend to fail over from, not a slow one.
+      const silentInFirstEvent = kind === FailureKind.Timeout && this.upstreamStatus !== 0;
       // A malformed response is a 502 the backend did not say: retried like one (onUpstreamHead).
-      if (kind === FailureKind.Protocol && this.canRetry()
+      if ((kind === FailureKind.Protocol || silentInFirstEvent) && this.canRetry()
         && proxy.selector.hasAlternative(this.table, this.model, this.route.dialect, this.tried, this.endpoint)) {
-        proxy.log.warn({ requestId: r.requestId, endpoint: r.endpointName, err: err.message }, 'upstream sent an invalid response; retrying elsewhere');
+        proxy.log.warn({ requestId: r.requestId, endpoint: r.endpointName, err: err.message },
+          silentInFirstEvent ? 'upstream went silent inside its first event; retrying elsewhere' : 'upstream sent an invalid response; retrying elsewhere');
         this.retry(false, true);
         return;
       }
       const error: CorralError = kind === FailureKind.Timeout
-        ? new UpstreamTimeoutError(`endpoint ${r.endpointName} did not answer within upstream.first_byte_timeout`)
+        ? new UpstreamTimeoutError(silentInFirstEvent
+          ? `endpoint ${r.endpointName} went silent inside its first event for longer than upstream.idle_timeout`
+          : `endpoint ${r.endpointName} did not answer within upstream.first_byte_timeout`)
         : new UpstreamError(kind === FailureKind.Protocol ? `endpoint ${r.endpointName} sent an ${err.message}` : `endpoint ${r.endpointName} failed: ${err.message}`);
       proxy.sendError(r, this.route.dialect, error);
       proxy.log.warn({ requestId: r.requestId, endpoint: r.endpointName, err: err.message }, 'upstream failed before responding');
@@ -295,7 +301,7 @@ export class Exchange {
       // unless an oversized event was let through unfinished, which is closed first. The error
       // is the chunked body's last chunk: closing the connection instead would make uWS append a
       // header block to the body and garble the stream.
-      gate.held = null;
+      gate.drop();
       const last = midStreamErrorChunk(gate.framing === Framing.Sse, error);
       endResponse(r, gate.midEvent ? closingBytes(gate.framing) + last : last);
     } else {

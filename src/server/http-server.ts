@@ -209,10 +209,22 @@ export class HttpServer {
     }
     const max = o.maxBodySize;
     const timeout = o.bodyTimeoutMs;
-    if (contentLength > 0) r.body = Buffer.allocUnsafe(contentLength);
+    // A body announced up to UPFRONT_BODY_BYTES gets its whole buffer now (no copy as it grows);
+    // a larger announcement is not trusted with its size before the bytes come.
+    if (contentLength > 0) r.body = Buffer.allocUnsafe(Math.min(contentLength, UPFRONT_BODY_BYTES));
     res.onData((chunk, isLast) => readBody(r, chunk, isLast, max, timeout, handler, deadlines));
+    // uWS calls onData at once for a Content-Length body, but for a chunked one only when chunk
+    // data arrives: a chunked upload that stalls before its first byte is watched from now.
+    if (contentLength < 0) deadlines.add(r);
   }
 }
+
+/**
+ * The largest buffer taken for a request body on its announcement alone: a client announcing
+ * 50 MiB and dribbling it holds only what it really sent (plus at most as much again), not 50 MiB
+ * for body_timeout. Vision payloads above it are copied about twice as they grow.
+ */
+const UPFRONT_BODY_BYTES = 1024 * 1024;
 
 /**
  * Copies each chunk (uWS reuses the ArrayBuffer after the callback), enforcing the size cap and
@@ -247,8 +259,10 @@ function readBody(r: ClientRequest, chunk: ArrayBuffer, isLast: boolean, max: nu
     return;
   }
   if (r.body === null || total > r.body.length) {
-    // Chunked upload: grow geometrically.
-    const grown = Buffer.allocUnsafe(Math.min(max, Math.max(total, (r.body?.length ?? 0) * 2, 16384)));
+    // A chunked upload, or one announced over UPFRONT_BODY_BYTES: grow geometrically, up to what
+    // was announced (or the limit).
+    const cap = r.contentLength >= 0 ? r.contentLength : max;
+    const grown = Buffer.allocUnsafe(Math.min(cap, Math.max(total, (r.body?.length ?? 0) * 2, 16384)));
     if (r.body !== null) r.body.copy(grown, 0, 0, r.bodyReceived);
     r.body = grown;
   }

@@ -114,6 +114,7 @@ export function sendJsonLingering(r: ClientRequest, status: number, body: string
   if (r.aborted || r.ended) return;
   r.ended = true;
   r.lingering = true;
+  r.body = null; // never to be used: free it now, not when the connection closes
   r.discardLimit = r.bodyReceived + Math.max(maxBodySize, LINGER_MIN_DISCARD_BYTES);
   const now = performance.now();
   r.lingerUntil = now + LINGER_IDLE_MS;

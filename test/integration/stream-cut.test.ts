@@ -43,6 +43,8 @@ interface Cut {
   bytes(head: string, events: string[]): string;
   /** Events the client receives whole (0: nothing reached it). */
   whole: number;
+  /** The backend does not die: it goes silent with the connection open. */
+  hang?: boolean;
 }
 
 const CUTS: Cut[] = [
@@ -55,6 +57,7 @@ const CUTS: Cut[] = [
 ];
 
 const FIRST_EVENT_CUT: Cut = { name: 'inside the first event', whole: 0, bytes: (h, e) => h + chunk(e[0]!.slice(0, 25)) };
+const FIRST_EVENT_SILENCE: Cut = { ...FIRST_EVENT_CUT, name: 'silent inside the first event', hang: true };
 
 /** What the scripted backend does with the next inference request. */
 let plan: Cut = CUTS[0]!;
@@ -93,6 +96,10 @@ async function startCutter(t: Test): Promise<number> {
         inferenceRequests++;
         const sse = path.startsWith('/v1/');
         const responseHead = `HTTP/1.1 200 OK\r\nContent-Type: ${sse ? 'text/event-stream' : 'application/x-ndjson'}\r\nTransfer-Encoding: chunked\r\n\r\n`;
+        if (plan.hang) {
+          socket.write(plan.bytes(responseHead, sse ? sseEvents() : ndjsonLines()));
+          return;
+        }
         socket.end(plan.bytes(responseHead, sse ? sseEvents() : ndjsonLines()));
         socket.destroy();
         return;
@@ -195,22 +202,24 @@ t.test('a stream cut anywhere ends, for each official client, with corral\'s err
   });
 });
 
-t.test('a cut inside the first event is retried on another endpoint, invisibly', async (t) => {
+t.test('a cut or a silence inside the first event is retried on another endpoint, invisibly', async (t) => {
   const port = await startCutter(t);
   const [sim] = await startBackends(t, [{ name: 'steady' }]);
   const corral = await startCorral(t, [sim!], {
-    config: { routing: { strategy: 'priority' } },
+    config: { routing: { strategy: 'priority' }, circuit_breaker: { failures: 0 }, upstream: { idle_timeout: '500ms' } },
     endpoints: [{ name: 'cutter', url: `http://127.0.0.1:${port}`, type: 'ollama', priority: 10 }, { name: 'steady', priority: 0 }],
   });
-  plan = FIRST_EVENT_CUT;
-  await cutterHealthy(corral);
-  const before = inferenceRequests;
   const ai = new OpenAI({ baseURL: `${corral.url}/v1`, apiKey: 'unused', maxRetries: 0 });
-  const { data, response } = await ai.chat.completions.create({ model: MODEL, messages: HI, stream: true }).withResponse();
-  let content = '';
-  for await (const c of data) content += c.choices[0]?.delta.content ?? '';
-  t.equal(inferenceRequests - before, 1, 'the cutter was tried first (priority) and died inside its first event');
-  t.equal(response.headers.get('x-corral-endpoint'), 'steady', 'served by the other endpoint');
-  t.equal(response.headers.get('x-corral-retries'), '1', 'after one retry');
-  t.equal(content, answer('steady'), 'the whole answer, from the other endpoint only');
+  for (const cut of [FIRST_EVENT_CUT, FIRST_EVENT_SILENCE]) {
+    plan = cut;
+    await cutterHealthy(corral);
+    const before = inferenceRequests;
+    const { data, response } = await ai.chat.completions.create({ model: MODEL, messages: HI, stream: true }).withResponse();
+    let content = '';
+    for await (const c of data) content += c.choices[0]?.delta.content ?? '';
+    t.equal(inferenceRequests - before, 1, `${cut.name}: the cutter was tried first (priority)`);
+    t.equal(response.headers.get('x-corral-endpoint'), 'steady', `${cut.name}: served by the other endpoint`);
+    t.equal(response.headers.get('x-corral-retries'), '1', `${cut.name}: after one retry`);
+    t.equal(content, answer('steady'), `${cut.name}: the whole answer, from the other endpoint only`);
+  }
 });

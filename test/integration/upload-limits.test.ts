@@ -82,13 +82,16 @@ t.test('413 over max_body_size reaches every common client while it is still upl
   await after.body.dump();
 });
 
-/** Sends the head, then the body `bytesPerTick` at a time every `tickMs`, up to `upTo` bytes; collects the answer. */
-async function dribble(port: number, body: string, tickMs: number, upTo: number): Promise<{ response: string; closed: boolean }> {
+/**
+ * Sends the head, then the body a byte every `tickMs`, up to `upTo` bytes; collects the answer.
+ * `chunked`: the head announces a chunked body (and no byte of it is sent).
+ */
+async function dribble(port: number, body: string, tickMs: number, upTo: number, chunked = false): Promise<{ response: string; closed: boolean }> {
   const socket = connect(port, '127.0.0.1');
   socket.setNoDelay(true);
   socket.on('error', () => {});
   await once(socket, 'connect');
-  socket.write(`POST /api/chat HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\n\r\n`);
+  socket.write(`POST /api/chat HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n${chunked ? 'Transfer-Encoding: chunked' : `Content-Length: ${body.length}`}\r\n\r\n`);
   let response = '';
   let i = 0;
   const drip = setInterval(() => {
@@ -111,11 +114,13 @@ t.test('body_timeout (16 s) bounds slow and stalled bodies, past uWS\'s own ~10 
   const sims = await startBackends(t, [{ name: 'a' }]);
   const corral = await startCorral(t, sims, { config: { server: { body_timeout: '16s' } } });
   const body = JSON.stringify({ model: MODEL, messages: [{ role: 'user', content: 'hi' }], stream: false });
-  const [slow, stalled] = await Promise.all([
+  const [slow, stalled, chunkedStalled] = await Promise.all([
     // Every byte of the body over ~13 s: slower than uWS's 16 KiB per 10 s, within body_timeout.
     dribble(corral.port, body, Math.ceil(13_000 / body.length), body.length),
     // A third of it, then nothing.
     dribble(corral.port, body, 20, body.length / 3),
+    // A chunked body whose first byte never comes (uWS calls no data handler until one does).
+    dribble(corral.port, body, 20, 0, true),
   ]);
   t.match(slow.response, /^HTTP\/1\.1 200 /, 'the slow body is served');
   t.match(slow.response, /"done":true/, 'with the whole answer');
@@ -123,4 +128,6 @@ t.test('body_timeout (16 s) bounds slow and stalled bodies, past uWS\'s own ~10 
   t.match(stalled.response, /CORRAL_ERR_REQUEST_TIMEOUT/);
   t.match(stalled.response, /\r\nconnection: close\r\n/i, 'saying the connection closes');
   t.ok(stalled.closed, 'and corral closes it');
+  t.match(chunkedStalled.response, /^HTTP\/1\.1 408 /, 'a chunked body stalled before its first byte: 408 too');
+  t.ok(chunkedStalled.closed, 'and closed');
 });
