@@ -65,29 +65,27 @@ export const HTTP_ERRORS = [
   ShuttingDownError, UpstreamTimeoutError, InternalError,
 ] as const;
 
+/** An error that is no answer to a client (a start-up or a backend problem), with its stable code. */
+function defineOperational(code: string, name: string) {
+  return class extends Error {
+    static readonly code = code;
+    readonly code = code;
+    constructor(message: string) {
+      super(message);
+      this.name = name;
+    }
+  };
+}
+
 /**
  * Not an HTTP error: a backend's discovery answer (GET /api/tags, /v1/models, …) that corral cannot
  * use at all. The message names the request and the defect (`GET /v1/models: data is an object, not
  * an array`); it becomes that endpoint's `last_error`, and that endpoint only is marked down.
  */
-export class DiscoveryError extends Error {
-  static readonly code = 'CORRAL_ERR_DISCOVERY';
-  readonly code = 'CORRAL_ERR_DISCOVERY';
-  constructor(message: string) {
-    super(message);
-    this.name = 'DiscoveryError';
-  }
-}
+export const DiscoveryError = defineOperational('CORRAL_ERR_DISCOVERY', 'DiscoveryError');
 
 /**
  * Not an HTTP error: corral cannot listen where the configuration says (a port another process
  * holds, a privileged port, an address this host does not have). Printed without a stack.
  */
-export class ListenError extends Error {
-  static readonly code = 'CORRAL_ERR_LISTEN';
-  readonly code = 'CORRAL_ERR_LISTEN';
-  constructor(message: string) {
-    super(message);
-    this.name = 'ListenError';
-  }
-}
+export const ListenError = defineOperational('CORRAL_ERR_LISTEN', 'ListenError');

@@ -6,11 +6,11 @@
 // on a fresh one get their own good answers. Then the retry choice (a malformed response is
 // retried on another endpoint, like a 502), and the request side: conflicting Content-Length
 // lines answered 400 and the connection closed.
-import { once } from 'node:events';
-import { connect, createServer, type AddressInfo, type Socket } from 'node:net';
+import { connect, type Socket } from 'node:net';
 import t, { type Test } from 'tap';
 import { startBackends, startCorral, type CorralProcess } from '../helpers/corral-process.js';
 import { RESPONSE_CASES, type ResponseCase } from '../fixtures/http-conformance.js';
+import { readRequests, startRawServer } from '../helpers/raw-backend.js';
 
 /** Served only by the scripted backend: outcomes are the row's alone. */
 const STRICT = 'strict:1b';
@@ -52,51 +52,27 @@ function probeAnswer(path: string): string {
 async function startScriptedBackend(t: Test): Promise<ScriptedBackend> {
   const rows = new Map(RESPONSE_CASES.map((r) => [r.id, r]));
   const backend: ScriptedBackend = { port: 0, seen: [], closed: new Set() };
-  const sockets = new Set<Socket>();
   let next = 0;
-  const server = createServer((socket) => {
+  backend.port = await startRawServer(t, (socket) => {
     const id = ++next;
-    sockets.add(socket);
-    socket.on('close', () => {
-      sockets.delete(socket);
-      backend.closed.add(id);
-    });
-    socket.on('error', () => {});
-    let pending = Buffer.alloc(0);
-    socket.on('data', (chunk: Buffer) => {
-      pending = Buffer.concat([pending, chunk]);
-      for (;;) {
-        const end = pending.indexOf('\r\n\r\n');
-        if (end < 0) return;
-        const head = pending.subarray(0, end).toString('latin1');
-        const length = Number(/\r\ncontent-length: *(\d+)/i.exec(head)?.[1] ?? 0);
-        if (pending.length < end + 4 + length) return;
-        pending = pending.subarray(end + 4 + length);
-        const [method = '', path = ''] = head.split(' ');
-        if (method !== 'POST') {
-          socket.write(probeAnswer(path));
-          continue;
-        }
-        const requestId = /\r\nx-request-id: *([^\r]*)/i.exec(head)?.[1] ?? '';
-        backend.seen.push({ socket: id, requestId });
-        const row = rows.get(/^case-(.+)-\d+$/.exec(requestId)?.[1] ?? '');
-        if (row === undefined) {
-          socket.write(goodAnswer(requestId));
-          continue;
-        }
-        socket.write(Buffer.from(row.bytes, 'latin1'));
-        if (row.closeAfter === true) socket.end();
-        return; // (a reused connection's next request comes in a later read)
+    socket.on('close', () => backend.closed.add(id));
+    readRequests(socket, (head, method, path) => {
+      if (method !== 'POST') {
+        socket.write(probeAnswer(path));
+        return true;
       }
+      const requestId = /\r\nx-request-id: *([^\r]*)/i.exec(head)?.[1] ?? '';
+      backend.seen.push({ socket: id, requestId });
+      const row = rows.get(/^case-(.+)-\d+$/.exec(requestId)?.[1] ?? '');
+      if (row === undefined) {
+        socket.write(goodAnswer(requestId));
+        return true;
+      }
+      socket.write(Buffer.from(row.bytes, 'latin1'));
+      if (row.closeAfter === true) socket.end();
+      return false; // (a reused connection's next request comes in a later read)
     });
   });
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  t.teardown(() => new Promise<void>((resolve) => {
-    server.close(() => resolve());
-    for (const s of sockets) s.destroy();
-  }));
-  backend.port = (server.address() as AddressInfo).port;
   return backend;
 }
 

@@ -3,9 +3,10 @@
 // spacing, repeated fields, long values — beside corral's own x-corral-* lines, with the backend's
 // framing and hop-by-hop lines replaced by corral's, whether the body is whole or streamed.
 import { once } from 'node:events';
-import { connect, createServer, type AddressInfo, type Socket } from 'node:net';
+import { connect } from 'node:net';
 import t, { type Test } from 'tap';
 import { startCorral } from '../helpers/corral-process.js';
+import { readRequests, startRawServer } from '../helpers/raw-backend.js';
 import { MODEL } from '../helpers/sim.js';
 
 /** The header lines the backend sends with every answer, in order, exactly as they go on the wire. */
@@ -44,34 +45,10 @@ function answer(method: string, path: string): Buffer {
 }
 
 /** A keep-alive HTTP/1.1 backend over plain TCP: reads each request (Content-Length bodies) and answers it. */
-async function startRawBackend(t: Test): Promise<number> {
-  const sockets = new Set<Socket>();
-  const server = createServer((socket) => {
-    sockets.add(socket);
-    socket.on('close', () => sockets.delete(socket));
-    let pending = Buffer.alloc(0);
-    socket.on('error', () => {});
-    socket.on('data', (chunk: Buffer) => {
-      pending = Buffer.concat([pending, chunk]);
-      for (;;) {
-        const end = pending.indexOf('\r\n\r\n');
-        if (end < 0) return;
-        const head = pending.subarray(0, end).toString('latin1');
-        const length = Number(/\r\ncontent-length: *(\d+)/i.exec(head)?.[1] ?? 0);
-        if (pending.length < end + 4 + length) return;
-        pending = pending.subarray(end + 4 + length);
-        const [method = '', path = ''] = head.split(' ');
-        socket.write(answer(method, path));
-      }
-    });
-  });
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  t.teardown(() => new Promise<void>((resolve) => {
-    server.close(() => resolve());
-    for (const s of sockets) s.destroy();
+function startRawBackend(t: Test): Promise<number> {
+  return startRawServer(t, (socket) => readRequests(socket, (_head, method, path) => {
+    socket.write(answer(method, path));
   }));
-  return (server.address() as AddressInfo).port;
 }
 
 /** Sends one POST over a raw socket and returns the response's head as latin1 text and its body. */

@@ -5,14 +5,13 @@
 // and code: never a SyntaxError, an "invalid json" line or a stream that just stops. A backend
 // that dies inside its first event has sent the client nothing: the request is retried elsewhere
 // invisibly, or (nowhere else to go) answered with a plain 502.
-import { once } from 'node:events';
-import { createServer, type AddressInfo, type Socket } from 'node:net';
 import t, { type Test } from 'tap';
 import OpenAI from 'openai';
 import { Ollama } from 'ollama';
 import { request } from 'undici';
 import { startBackends, startCorral, type CorralProcess } from '../helpers/corral-process.js';
 import { answer, HI, MODEL } from '../helpers/sim.js';
+import { readRequests, startRawServer } from '../helpers/raw-backend.js';
 
 const TOKENS = ['Hel', 'lo', ' wor', 'ld', '!'];
 
@@ -72,47 +71,24 @@ function probeAnswer(path: string): string {
 }
 
 /** An Ollama-like backend over raw TCP: answers probes, and dies as `plan` says in each stream. */
-async function startCutter(t: Test): Promise<number> {
-  const sockets = new Set<Socket>();
-  const server = createServer((socket) => {
-    sockets.add(socket);
-    socket.on('close', () => sockets.delete(socket));
-    socket.on('error', () => {});
-    let pending = Buffer.alloc(0);
-    socket.on('data', (data: Buffer) => {
-      pending = Buffer.concat([pending, data]);
-      for (;;) {
-        const end = pending.indexOf('\r\n\r\n');
-        if (end < 0) return;
-        const head = pending.subarray(0, end).toString('latin1');
-        const length = Number(/\r\ncontent-length: *(\d+)/i.exec(head)?.[1] ?? 0);
-        if (pending.length < end + 4 + length) return;
-        pending = pending.subarray(end + 4 + length);
-        const [method = '', path = ''] = head.split(' ');
-        if (method === 'GET') {
-          socket.write(probeAnswer(path));
-          continue;
-        }
-        inferenceRequests++;
-        const sse = path.startsWith('/v1/');
-        const responseHead = `HTTP/1.1 200 OK\r\nContent-Type: ${sse ? 'text/event-stream' : 'application/x-ndjson'}\r\nTransfer-Encoding: chunked\r\n\r\n`;
-        if (plan.hang) {
-          socket.write(plan.bytes(responseHead, sse ? sseEvents() : ndjsonLines()));
-          return;
-        }
-        socket.end(plan.bytes(responseHead, sse ? sseEvents() : ndjsonLines()));
-        socket.destroy();
-        return;
-      }
-    });
-  });
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  t.teardown(() => new Promise<void>((resolve) => {
-    server.close(() => resolve());
-    for (const s of sockets) s.destroy();
+function startCutter(t: Test): Promise<number> {
+  return startRawServer(t, (socket) => readRequests(socket, (_head, method, path) => {
+    if (method === 'GET') {
+      socket.write(probeAnswer(path));
+      return true;
+    }
+    inferenceRequests++;
+    const sse = path.startsWith('/v1/');
+    const responseHead = `HTTP/1.1 200 OK\r\nContent-Type: ${sse ? 'text/event-stream' : 'application/x-ndjson'}\r\nTransfer-Encoding: chunked\r\n\r\n`;
+    const bytes = plan.bytes(responseHead, sse ? sseEvents() : ndjsonLines());
+    if (plan.hang) {
+      socket.write(bytes);
+    } else {
+      socket.end(bytes);
+      socket.destroy();
+    }
+    return false;
   }));
-  return (server.address() as AddressInfo).port;
 }
 
 /** Waits (bounded) until corral routes to the cutter again: a failure marks it suspect until a probe clears it. */

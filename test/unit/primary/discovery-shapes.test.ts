@@ -33,7 +33,7 @@ function discoveryError(t: Test, fn: () => unknown): string {
     fn();
   } catch (err) {
     t.ok(err instanceof DiscoveryError, 'a DiscoveryError');
-    t.equal((err as DiscoveryError).code, 'CORRAL_ERR_DISCOVERY');
+    t.equal((err as InstanceType<typeof DiscoveryError>).code, 'CORRAL_ERR_DISCOVERY');
     return (err as Error).message;
   }
   t.fail('expected a DiscoveryError');
