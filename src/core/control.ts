@@ -10,4 +10,6 @@ export interface Control {
   reportSuspect(endpoint: number): void;
   /** The full status document (endpoints, models, workers, counters). */
   status(): Promise<unknown>;
+  /** The /metrics exposition (Prometheus text, or OpenMetrics), computed by the primary. */
+  metrics(openMetrics: boolean): Promise<string>;
 }

@@ -4,7 +4,8 @@ import type { CatalogSnapshot } from './catalog.js';
 /**
  * Cluster IPC messages, as a dispatch table keyed by `kind` (as Node core's cluster does).
  * The hot path never waits on these: suspect reports are fire-and-forget, catalog updates are
- * pushed, and only /internal/status makes a request/reply pair (paired by `seq`).
+ * pushed, and only /internal/status and /metrics make a request/reply pair (paired by `seq`): the
+ * primary answers both for the whole cluster.
  */
 export type PrimaryMessage =
   | { readonly kind: 'init'; readonly config: Config; readonly segment: string; readonly slot: number; readonly port: number; readonly catalog: CatalogSnapshot }
@@ -17,7 +18,10 @@ export type WorkerMessage =
   | { readonly kind: 'hello' }
   | { readonly kind: 'listening'; readonly port: number }
   | { readonly kind: 'suspect'; readonly endpoint: number }
-  | { readonly kind: 'status-request'; readonly seq: number };
+  | { readonly kind: 'status-request'; readonly seq: number; readonly view: StatusView };
+
+/** What a status request asks for: the /internal/status document, or the /metrics exposition in either format. */
+export type StatusView = 'status' | 'metrics' | 'openmetrics';
 
 export function isWorkerMessage(m: unknown): m is WorkerMessage {
   return m !== null && typeof m === 'object' && typeof (m as { kind?: unknown }).kind === 'string';

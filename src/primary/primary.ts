@@ -99,7 +99,9 @@ class Primary implements RunningCorral {
     const config = this.config;
     await this.prober.start();
     if (this.inline) {
-      const control: Control = { statsSlot: 0, reportSuspect: (i) => void this.prober.probeNow(i), status: () => this.status() };
+      const control: Control = {
+        statsSlot: 0, reportSuspect: (i) => void this.prober.probeNow(i), status: () => this.status(), metrics: (open) => this.metrics(open),
+      };
       // Loaded lazily: a cluster primary never needs uWS or the proxy in memory.
       const { startInlineServer } = await import('./inline-server.js');
       this.inlineServer = await startInlineServer(config, this.segment, control, this.log, this.catalog.snapshot);
@@ -114,11 +116,14 @@ class Primary implements RunningCorral {
           if (released > 0) this.log.warn({ slot, released }, 'released in-flight counts held by a gone worker');
         },
         status: () => this.status(),
+        metrics: (open) => this.metrics(open),
       });
       this.port = await this.supervisor.start();
     }
     if (config.server.management_port !== null) {
-      this.management = new ManagementServer({ healthyEndpoints: () => this.healthyEndpoints(), status: () => this.status() });
+      this.management = new ManagementServer({
+        healthyEndpoints: () => this.healthyEndpoints(), status: () => this.status(), metrics: (open) => this.metrics(open),
+      });
       await this.management.listen(config.server.host, config.server.management_port);
     }
     const url = `http://${config.server.host}:${this.port}`;
@@ -142,6 +147,12 @@ class Primary implements RunningCorral {
     for (const i of this.registry.indices()) lastErrors[i] = this.prober.lastError(i);
     return Promise.resolve(buildStatus(this.segment, this.catalog.snapshot, this.supervisor?.workers() ?? [],
       lastErrors, this.inline ? 'inline' : 'cluster', this.startedAt));
+  }
+
+  /** The /metrics exposition; observe/metrics.js (and prom-client) load on the first scrape. */
+  async metrics(openMetrics: boolean): Promise<string> {
+    const { renderMetrics } = await import('../observe/metrics.js');
+    return renderMetrics({ segment: this.segment, catalog: this.catalog.snapshot, workers: this.supervisor?.workers() ?? [] }, openMetrics);
   }
 
   reload(): Promise<boolean> {

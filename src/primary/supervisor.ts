@@ -14,6 +14,7 @@ export interface SupervisorHooks {
   onWorkerGone(slot: number): void;
   onSuspect(endpoint: number): void;
   status(): Promise<unknown>;
+  metrics(openMetrics: boolean): Promise<string>;
 }
 
 /**
@@ -187,7 +188,7 @@ export class Supervisor {
         this.#hooks.onSuspect(m.endpoint);
         return;
       case 'status-request':
-        this.#hooks.status().then((doc) => {
+        (m.view === 'status' ? this.#hooks.status() : this.#hooks.metrics(m.view === 'openmetrics')).then((doc) => {
           if (worker.isConnected()) worker.send({ kind: 'status-reply', seq: m.seq, doc } satisfies PrimaryMessage);
         }, (err: Error) => this.#log.error({ err }, 'status failed'));
         return;

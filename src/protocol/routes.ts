@@ -8,12 +8,12 @@ export const enum RouteKind {
   ModelInfo,
   /** GET answered by corral from the merged catalog (tags, ps, models, version). */
   Catalog,
-  /** GET /internal/*: liveness, readiness, status. */
+  /** GET /internal/*: liveness, readiness, status; and GET /metrics. */
   Internal,
 }
 
 export const enum CatalogView { OllamaTags = 0, OllamaPs, OllamaVersion, OpenAIModels }
-export const enum InternalView { Health = 0, Ready, Status }
+export const enum InternalView { Health = 0, Ready, Status, Metrics }
 
 export class Route {
   readonly method: 'get' | 'post';
@@ -54,6 +54,7 @@ export const ROUTES: readonly Route[] = [
   new Route('get', '/internal/health', RouteKind.Internal, A, InternalView.Health, false),
   new Route('get', '/internal/ready', RouteKind.Internal, A, InternalView.Ready, false),
   new Route('get', '/internal/status', RouteKind.Internal, A, InternalView.Status, false),
+  new Route('get', '/metrics', RouteKind.Internal, A, InternalView.Metrics, false),
 ];
 
 const byPath = new Map<string, Route>();

@@ -13,7 +13,8 @@ import { Counter, Histogram } from '../state/stats.js';
 import { hash32 } from '../state/hash.js';
 import type { RequestHandler } from '../server/http-server.js';
 import type { ClientRequest } from '../server/client-request.js';
-import { sendJson, sendJsonLingering } from '../server/response.js';
+import { sendJson, sendJsonLingering, sendText } from '../server/response.js';
+import { OPENMETRICS_CONTENT_TYPE, PROMETHEUS_CONTENT_TYPE, wantsOpenMetrics } from '../observe/metrics-format.js';
 import { findRoute, dialectOfPath, RouteKind, CatalogView, InternalView, type Route } from '../protocol/routes.js';
 import { Dialect } from '../protocol/dialect.js';
 import { errorBody } from '../protocol/error-body.js';
@@ -208,6 +209,14 @@ export class Proxy implements RequestHandler {
     if (route.view === InternalView.Ready) {
       const healthy = this.healthyEndpoints();
       sendJson(r, healthy > 0 ? 200 : 503, readyBody(healthy));
+      return;
+    }
+    if (route.view === InternalView.Metrics) {
+      const open = wantsOpenMetrics(r.accept);
+      this.control.metrics(open).then(
+        (text) => sendText(r, 200, open ? OPENMETRICS_CONTENT_TYPE : PROMETHEUS_CONTENT_TYPE, text),
+        (err) => this.sendError(r, Dialect.OpenAI, this.#internalError(r, err)),
+      );
       return;
     }
     this.control.status().then(

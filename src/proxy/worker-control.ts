@@ -1,9 +1,9 @@
 import type { Control } from '../core/control.js';
-import type { WorkerMessage } from '../core/ipc.js';
+import type { StatusView, WorkerMessage } from '../core/ipc.js';
 
 const STATUS_TIMEOUT_MS = 5000;
 
-/** Control over cluster IPC: suspect reports are one-way; status is a request/reply paired by seq. */
+/** Control over cluster IPC: suspect reports are one-way; status and metrics are a request/reply paired by seq. */
 export class WorkerControl implements Control {
   readonly statsSlot: number;
   readonly #send: (m: WorkerMessage) => void;
@@ -20,6 +20,14 @@ export class WorkerControl implements Control {
   }
 
   status(): Promise<unknown> {
+    return this.#ask('status');
+  }
+
+  async metrics(openMetrics: boolean): Promise<string> {
+    return String(await this.#ask(openMetrics ? 'openmetrics' : 'metrics'));
+  }
+
+  #ask(view: StatusView): Promise<unknown> {
     const seq = ++this.#seq;
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => {
@@ -30,7 +38,7 @@ export class WorkerControl implements Control {
         clearTimeout(timer);
         resolve(doc);
       });
-      this.#send({ kind: 'status-request', seq });
+      this.#send({ kind: 'status-request', seq, view });
     });
   }
 

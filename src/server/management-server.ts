@@ -3,18 +3,20 @@ import { InternalError, MethodNotAllowedError, NotFoundError } from '../core/err
 import { errorBody } from '../protocol/error-body.js';
 import { Dialect } from '../protocol/dialect.js';
 import { readyBody } from '../observe/status.js';
+import { OPENMETRICS_CONTENT_TYPE, PROMETHEUS_CONTENT_TYPE, wantsOpenMetrics } from '../observe/metrics-format.js';
 
 /** What the management listener asks of the primary. */
 export interface ManagementSource {
   healthyEndpoints(): number;
   status(): Promise<unknown>;
+  metrics(openMetrics: boolean): Promise<string>;
 }
 
 /**
  * A small node:http listener in the primary for load balancers' health probes. uWebSockets.js
  * 20.30 never answers an HTTP/1.0 request (nor 1.1 without Host), which is exactly what HAProxy's
  * default `option httpchk` sends; node:http answers both. Serves /internal/health (liveness),
- * /internal/ready (503 until an endpoint is healthy) and /internal/status.
+ * /internal/ready (503 until an endpoint is healthy), /internal/status and /metrics.
  */
 export class ManagementServer {
   readonly #server: Server;
@@ -64,6 +66,12 @@ export class ManagementServer {
         this.#source.status().then((doc) => send(res, 200, JSON.stringify(doc)), (err: Error) =>
           send(res, 500, errorBody(Dialect.OpenAI, new InternalError(err.message))));
         return;
+      case '/metrics': {
+        const open = wantsOpenMetrics(req.headers.accept ?? '');
+        this.#source.metrics(open).then((text) => send(res, 200, text, open ? OPENMETRICS_CONTENT_TYPE : PROMETHEUS_CONTENT_TYPE), (err: Error) =>
+          send(res, 500, errorBody(Dialect.OpenAI, new InternalError(err.message))));
+        return;
+      }
       default:
         return send(res, 404, errorBody(Dialect.OpenAI, new NotFoundError(`no route for ${req.method} ${path}`)));
     }
@@ -72,7 +80,7 @@ export class ManagementServer {
 
 const HEALTH_BODY = JSON.stringify({ status: 'ok' });
 
-function send(res: ServerResponse, status: number, body: string): void {
-  res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(body) });
+function send(res: ServerResponse, status: number, body: string, contentType = 'application/json; charset=utf-8'): void {
+  res.writeHead(status, { 'content-type': contentType, 'content-length': Buffer.byteLength(body) });
   res.end(res.req.method === 'HEAD' ? undefined : body);
 }

@@ -13,6 +13,7 @@ import { CONNECTION_CLOSE_LINE, CONTENT_TYPE_JSON_LINE, extraLine, requestIdLine
 
 let slotReq: ClientRequest;
 let slotStatus = 0;
+let slotContentType = '';
 let slotHeaders: ForwardedHeaders | null = null;
 let slotExtraName = '';
 let slotExtraValue = '';
@@ -50,7 +51,7 @@ function writeHead(r: ClientRequest, head: string, upstream: ForwardedHeaders | 
 
 function corkedSendJson(): void {
   const r = slotReq;
-  let head = headText(r, slotStatus, null) + CONTENT_TYPE_JSON_LINE;
+  let head = headText(r, slotStatus, null) + slotContentType;
   if (slotExtraName !== '') head += extraLine(slotExtraName, slotExtraValue);
   writeHead(r, head, null);
   // HEAD: the same head and no body. uWS 20.30 cannot report the GET body's length here:
@@ -68,6 +69,7 @@ export function sendJson(r: ClientRequest, status: number, body: string, extraNa
   r.ended = true;
   slotReq = r;
   slotStatus = status;
+  slotContentType = CONTENT_TYPE_JSON_LINE;
   slotBody = body;
   slotExtraName = extraName;
   slotExtraValue = extraValue;
@@ -142,6 +144,20 @@ export function closeLingering(r: ClientRequest): void {
   if (r.aborted || !r.lingering) return;
   r.lingering = false;
   if (toClose.push(r) === 1) setImmediate(closeLingeringNow);
+}
+
+/** A complete response of another type (the /metrics exposition). */
+export function sendText(r: ClientRequest, status: number, contentType: string, body: string): void {
+  if (r.aborted || r.ended) return;
+  r.ended = true;
+  slotReq = r;
+  slotStatus = status;
+  slotContentType = `\r\ncontent-type: ${contentType}`;
+  slotBody = body;
+  slotExtraName = '';
+  slotExtraValue = '';
+  slotClose = false;
+  r.res.cork(corkedSendJson);
 }
 
 function corkedHeadAndChunk(): void {
