@@ -6,7 +6,7 @@ import { MODEL_LOADED } from '../state/models.js';
 import { Counter, Histogram, HISTOGRAM_BUCKETS } from '../state/stats.js';
 import { endpointStateName, type WorkerInfo } from './status.js';
 import { circuitName } from '../routing/circuit-breaker.js';
-import { OPENMETRICS_CONTENT_TYPE, PROMETHEUS_CONTENT_TYPE } from './metrics-format.js';
+import { metricsContentType } from './metrics-format.js';
 
 /** What a scrape reads: the shared segment (every worker's slot), the catalog, the workers. */
 export interface MetricsSource {
@@ -14,7 +14,6 @@ export interface MetricsSource {
   readonly catalog: CatalogSnapshot;
   readonly workers: readonly WorkerInfo[];
 }
-
 
 type Labels = Record<string, string | number>;
 interface Sample {
@@ -130,7 +129,7 @@ function families(source: MetricsSource): SegmentMetric[] {
  */
 export async function renderMetrics(source: MetricsSource, openMetrics: boolean): Promise<string> {
   const registry = new Registry<RegistryContentType>();
-  registry.setContentType((openMetrics ? OPENMETRICS_CONTENT_TYPE : PROMETHEUS_CONTENT_TYPE) as RegistryContentType);
+  registry.setContentType(metricsContentType(openMetrics) as RegistryContentType);
   for (const m of families(source)) registry.registerMetric(m as never);
   // The process metrics live in their own registry (their event-loop monitor must outlive a
   // scrape); each is registered here through a wrapper, because an OpenMetrics registry renames

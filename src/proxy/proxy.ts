@@ -14,7 +14,7 @@ import { hash32 } from '../state/hash.js';
 import type { RequestHandler } from '../server/http-server.js';
 import type { ClientRequest } from '../server/client-request.js';
 import { sendJson, sendJsonLingering, sendText } from '../server/response.js';
-import { OPENMETRICS_CONTENT_TYPE, PROMETHEUS_CONTENT_TYPE, wantsOpenMetrics } from '../observe/metrics-format.js';
+import { metricsContentType, wantsOpenMetrics } from '../observe/metrics-format.js';
 import { findRoute, dialectOfPath, RouteKind, CatalogView, InternalView, type Route } from '../protocol/routes.js';
 import { Dialect } from '../protocol/dialect.js';
 import { errorBody } from '../protocol/error-body.js';
@@ -49,7 +49,6 @@ export class Proxy implements RequestHandler {
   readonly pools: UpstreamPools;
   readonly requestIdHeader: string;
   readonly maxRetries: number;
-  readonly maxBodySize: number;
   readonly statsSlot: number;
   readonly logRequests: boolean;
   table: RoutingTable;
@@ -69,7 +68,6 @@ export class Proxy implements RequestHandler {
     this.selector = new Selector(segment, createStrategy(config.routing.strategy), this.breaker);
     this.pools = new UpstreamPools(config.upstream);
     this.maxRetries = config.routing.max_retries;
-    this.maxBodySize = config.server.max_body_size;
     this.requestIdHeader = config.server.request_id_header;
     this.statsSlot = control.statsSlot;
     this.logRequests = config.logging.requests;
@@ -133,7 +131,7 @@ export class Proxy implements RequestHandler {
   #refuseUpload(r: ClientRequest, err: CorralError): void {
     if (r.requestId === '') r.requestId = nextRequestId();
     this.#count(err.status);
-    sendJsonLingering(r, err.status, errorBody(dialectOfPath(r.path), err), this.maxBodySize);
+    sendJsonLingering(r, err.status, errorBody(dialectOfPath(r.path), err));
   }
 
   onHeadersTooLarge(r: ClientRequest): void {
@@ -214,7 +212,7 @@ export class Proxy implements RequestHandler {
     if (route.view === InternalView.Metrics) {
       const open = wantsOpenMetrics(r.accept);
       this.control.metrics(open).then(
-        (text) => sendText(r, 200, open ? OPENMETRICS_CONTENT_TYPE : PROMETHEUS_CONTENT_TYPE, text),
+        (text) => sendText(r, 200, metricsContentType(open), text),
         (err) => this.sendError(r, Dialect.OpenAI, this.#internalError(r, err)),
       );
       return;

@@ -1,6 +1,6 @@
 import { watchDeadlines, unwatchDeadlines, type DeadlineOwner } from '../core/deadline-sweeper.js';
 import type { ClientRequest } from './client-request.js';
-import { closeLingering } from './response.js';
+import { closeLingering, LINGER_MIN_DISCARD_BYTES } from './response.js';
 
 /**
  * `server.body_timeout` for uploads that do not arrive in one read. Two clocks run on such a
@@ -16,12 +16,28 @@ import { closeLingering } from './response.js';
 export class BodyDeadlines implements DeadlineOwner {
   readonly #uploads: Set<ClientRequest>;
   readonly #timeoutMs: number;
+  /** Bytes a refused upload may still bring before it is closed: max(max_body_size, 16 MiB). */
+  readonly #discardBytes: number;
   readonly #expired: (r: ClientRequest) => void;
 
-  constructor(timeoutMs: number, expired: (r: ClientRequest) => void) {
+  constructor(timeoutMs: number, maxBodySize: number, expired: (r: ClientRequest) => void) {
     this.#uploads = new Set();
     this.#timeoutMs = timeoutMs;
+    this.#discardBytes = Math.max(maxBodySize, LINGER_MIN_DISCARD_BYTES);
     this.#expired = expired;
+  }
+
+  /**
+   * After a refusal (413, 408) that the handler answered with sendJsonLingering: what the client
+   * still sends is read and dropped up to the discard allowance, then the connection is closed —
+   * at once when the upload has already ended. Nothing to do when it was not answered that way
+   * (the client had gone).
+   */
+  lingerAfter(r: ClientRequest, uploadEnded: boolean): void {
+    if (!r.lingering) return;
+    r.discardLimit = r.bodyReceived + this.#discardBytes;
+    if (uploadEnded) closeLingering(r);
+    else this.add(r);
   }
 
   /** A body that did not arrive whole with the head, or a refusal lingering over an upload. */
@@ -49,8 +65,10 @@ export class BodyDeadlines implements DeadlineOwner {
       } else if (r.aborted || r.ended) {
         this.delete(r);
       } else if (now - r.receivedAt > this.#timeoutMs) {
-        this.#expired(r); // 408, lingering: stays in the set until its linger ends
-        if (!r.lingering) this.delete(r);
+        this.#expired(r);
+        // 408, lingering: stays in the set until its linger ends.
+        if (r.lingering) this.lingerAfter(r, false);
+        else this.delete(r);
       } else {
         r.res.pause();
         r.res.resume();

@@ -118,7 +118,7 @@ export class HttpServer {
     const uws = loadUws();
     this.#options = options;
     this.#handler = handler;
-    this.#deadlines = new BodyDeadlines(options.bodyTimeoutMs, (r) => this.#handler.onBodyTimeout(r));
+    this.#deadlines = new BodyDeadlines(options.bodyTimeoutMs, options.maxBodySize, (r) => this.#handler.onBodyTimeout(r));
     this.#listenSocket = null;
     this.port = 0;
     this.#app = uws.App();
@@ -203,7 +203,7 @@ export class HttpServer {
     if (contentLength > o.maxBodySize) {
       // Refused before reading a byte; what the client sends anyway is read and dropped.
       handler.onBodyTooLarge(r);
-      if (r.lingering) deadlines.add(r);
+      deadlines.lingerAfter(r, false);
       res.onData((chunk, isLast) => readBody(r, chunk, isLast, 0, 0, handler, deadlines));
       return;
     }
@@ -245,8 +245,7 @@ function readBody(r: ClientRequest, chunk: ArrayBuffer, isLast: boolean, max: nu
   if (performance.now() - r.receivedAt > timeoutMs) {
     r.bodyReceived += n;
     handler.onBodyTimeout(r);
-    if (isLast) closeLingering(r);
-    else if (r.lingering) deadlines.add(r);
+    deadlines.lingerAfter(r, isLast);
     return;
   }
   const total = r.bodyReceived + n;
@@ -254,8 +253,7 @@ function readBody(r: ClientRequest, chunk: ArrayBuffer, isLast: boolean, max: nu
     r.body = null;
     r.bodyReceived = total;
     handler.onBodyTooLarge(r);
-    if (isLast) closeLingering(r);
-    else if (r.lingering) deadlines.add(r);
+    deadlines.lingerAfter(r, isLast);
     return;
   }
   if (r.body === null || total > r.body.length) {

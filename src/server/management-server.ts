@@ -3,7 +3,7 @@ import { InternalError, MethodNotAllowedError, NotFoundError } from '../core/err
 import { errorBody } from '../protocol/error-body.js';
 import { Dialect } from '../protocol/dialect.js';
 import { readyBody } from '../observe/status.js';
-import { OPENMETRICS_CONTENT_TYPE, PROMETHEUS_CONTENT_TYPE, wantsOpenMetrics } from '../observe/metrics-format.js';
+import { metricsContentType, wantsOpenMetrics } from '../observe/metrics-format.js';
 
 /** What the management listener asks of the primary. */
 export interface ManagementSource {
@@ -68,7 +68,7 @@ export class ManagementServer {
         return;
       case '/metrics': {
         const open = wantsOpenMetrics(req.headers.accept ?? '');
-        this.#source.metrics(open).then((text) => send(res, 200, text, open ? OPENMETRICS_CONTENT_TYPE : PROMETHEUS_CONTENT_TYPE), (err: Error) =>
+        this.#source.metrics(open).then((text) => send(res, 200, text, metricsContentType(open)), (err: Error) =>
           send(res, 500, errorBody(Dialect.OpenAI, new InternalError(err.message))));
         return;
       }

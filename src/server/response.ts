@@ -49,7 +49,7 @@ function writeHead(r: ClientRequest, head: string, upstream: ForwardedHeaders | 
   r.headSent = true;
 }
 
-function corkedSendJson(): void {
+function corkedSendWhole(): void {
   const r = slotReq;
   let head = headText(r, slotStatus, null) + slotContentType;
   if (slotExtraName !== '') head += extraLine(slotExtraName, slotExtraValue);
@@ -65,22 +65,33 @@ function corkedSendJson(): void {
  * header (Retry-After on 503s) — one slot, not a list, since no caller needs more.
  */
 export function sendJson(r: ClientRequest, status: number, body: string, extraName = '', extraValue = '', closeConnection = false): void {
+  sendWhole(r, status, CONTENT_TYPE_JSON_LINE, body, extraName, extraValue, closeConnection);
+}
+
+/** A complete response of another type (the /metrics exposition). */
+export function sendText(r: ClientRequest, status: number, contentType: string, body: string): void {
+  sendWhole(r, status, `\r\ncontent-type: ${contentType}`, body, '', '', false);
+}
+
+function sendWhole(r: ClientRequest, status: number, contentTypeLine: string, body: string, extraName: string, extraValue: string,
+  closeConnection: boolean): void {
   if (r.aborted || r.ended) return;
   r.ended = true;
   slotReq = r;
   slotStatus = status;
-  slotContentType = CONTENT_TYPE_JSON_LINE;
+  slotContentType = contentTypeLine;
   slotBody = body;
   slotExtraName = extraName;
   slotExtraValue = extraValue;
   slotClose = closeConnection;
-  r.res.cork(corkedSendJson);
+  r.res.cork(corkedSendWhole);
 }
 
 /**
  * How long a refused upload is read and dropped: until LINGER_IDLE_MS pass without a byte from
  * the client, LINGER_MAX_MS after the refusal at most (server/body-deadlines.ts closes it then),
- * and no more than max(max_body_size, LINGER_MIN_DISCARD_BYTES) bytes past the refusal. A client
+ * and no more than max(max_body_size, LINGER_MIN_DISCARD_BYTES) bytes past the refusal (set by
+ * BodyDeadlines.lingerAfter, which knows max_body_size). A client
  * that writes its whole body before it reads (the simplest raw clients) loses the answer to the
  * reset if it is closed sooner, so the allowance is generous; nginx's lingering close is the
  * model (lingering_timeout 5 s, lingering_time 30 s, no byte limit).
@@ -112,12 +123,11 @@ function corkedSendLingering(): void {
  * allowance (below) is spent.
  * Clients read the answer while sending (curl, undici, fetch) and close on `Connection: close`.
  */
-export function sendJsonLingering(r: ClientRequest, status: number, body: string, maxBodySize: number): void {
+export function sendJsonLingering(r: ClientRequest, status: number, body: string): void {
   if (r.aborted || r.ended) return;
   r.ended = true;
   r.lingering = true;
   r.body = null; // never to be used: free it now, not when the connection closes
-  r.discardLimit = r.bodyReceived + Math.max(maxBodySize, LINGER_MIN_DISCARD_BYTES);
   const now = performance.now();
   r.lingerUntil = now + LINGER_IDLE_MS;
   r.lingerEnd = now + LINGER_MAX_MS;
@@ -144,20 +154,6 @@ export function closeLingering(r: ClientRequest): void {
   if (r.aborted || !r.lingering) return;
   r.lingering = false;
   if (toClose.push(r) === 1) setImmediate(closeLingeringNow);
-}
-
-/** A complete response of another type (the /metrics exposition). */
-export function sendText(r: ClientRequest, status: number, contentType: string, body: string): void {
-  if (r.aborted || r.ended) return;
-  r.ended = true;
-  slotReq = r;
-  slotStatus = status;
-  slotContentType = `\r\ncontent-type: ${contentType}`;
-  slotBody = body;
-  slotExtraName = '';
-  slotExtraValue = '';
-  slotClose = false;
-  r.res.cork(corkedSendJson);
 }
 
 function corkedHeadAndChunk(): void {
