@@ -236,16 +236,21 @@ export class Exchange {
     const r = this.r;
     // An unfinished last event or line is the backend's own ending: passed on as it is.
     const tail = this.gate?.takeHeld() ?? null;
+    if (this.firstByteAt === 0) this.firstByteAt = performance.now();
+    // A 5xx the backend answered itself (not retried) still says it is failing.
+    if (this.upstreamStatus >= 500) this.proxy.endpointFailed(this.endpoint, r.requestId);
+    else this.proxy.endpointSucceeded(this.endpoint, this.trial, this.trialOpening);
+    // The backend is done: its slot goes back before the client hears the end. Otherwise a client
+    // that sends its next request the moment this one ends can reach another worker while this
+    // one, preempted between its write and its release, still counts the slot (least-connections
+    // then sees a tie where there is none).
+    this.releaseEndpoint();
     if (!r.headSent) {
-      if (this.firstByteAt === 0) this.firstByteAt = performance.now();
       writeHeadAndEnd(r, this.upstreamStatus, this.upstreamHeaders!, this.heldBody ?? tail);
       this.heldBody = null;
     } else {
       endResponse(r, tail ?? '');
     }
-    // A 5xx the backend answered itself (not retried) still says it is failing.
-    if (this.upstreamStatus >= 500) this.proxy.endpointFailed(this.endpoint, r.requestId);
-    else this.proxy.endpointSucceeded(this.endpoint, this.trial, this.trialOpening);
     this.finish();
   }
 
