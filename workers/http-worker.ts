@@ -59,6 +59,9 @@ process.on('message', (m: PrimaryMessage) => {
     case 'status-reply':
       control?.resolveStatus(m.seq, m.doc);
       return;
+    case 'load-done':
+      proxy?.loadDone(m);
+      return;
     case 'shutdown':
       void drain();
       return;

@@ -2,13 +2,14 @@
  * Every configuration default, in one place. config/corral.yaml documents the same values; the
  * test test/unit/config/defaults.test.ts keeps the two in step. Sizes are bytes, durations ms.
  */
-import type { EndpointType, LogLevel, StrategyName } from './types.js';
+import type { EndpointType, LogLevel, PlacementMode, StrategyName } from './types.js';
 
 export const KiB = 1024;
 export const MiB = 1024 * KiB;
 export const SECOND = 1000;
 export const MINUTE = 60 * SECOND;
 
+export const PLACEMENT_MODES: readonly PlacementMode[] = ['warm-first', 'off'];
 export const STRATEGIES: readonly StrategyName[] = ['least-connections', 'round-robin', 'priority', 'weighted'];
 export const ENDPOINT_TYPES: readonly EndpointType[] = ['auto', 'ollama', 'openai'];
 export const LOG_LEVELS: readonly LogLevel[] = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
@@ -40,6 +41,7 @@ export const ROUTING_DEFAULTS = {
   session_ttl: 30 * MINUTE,
   session_slots: 65536,
   discovery_interval: 30 * SECOND,
+  placement: 'warm-first' as PlacementMode,
 } as const;
 
 export const UPSTREAM_DEFAULTS = {
@@ -81,7 +83,22 @@ export const ENDPOINT_DEFAULTS = {
   max_concurrency: 32,
   models: null,
   health: HEALTH_DEFAULTS,
+  vram: null,
+  vram_reserve: '10%',
+  gpus: null,
 } as const;
+
+export const MODELS_DEFAULTS = {
+  refresh_interval: 2 * SECOND,
+  estimate_factor: 1.2,
+  load_timeout: 5 * MINUTE,
+  pinned: [] as readonly string[],
+  prewarm: [] as readonly never[],
+  prefetch: { enabled: false, window: 200, confidence: 0.6 },
+} as const;
+
+export const PREWARM_KEYS = ['model', 'endpoints', 'keep_alive'] as const;
+export const PREFETCH_KEYS = ['enabled', 'window', 'confidence'] as const;
 
 /** Largest duration a Node timer honours (2^31 - 1 ms, ~24.8 days); longer ones would fire at once. */
 export const MAX_DURATION = 2 ** 31 - 1;

@@ -21,6 +21,7 @@ export const ENV_OVERRIDES: readonly EnvOverride[] = [
   { name: 'CORRAL_SHUTDOWN_TIMEOUT', path: 'server.shutdown_timeout', description: 'drain time on stop, e.g. 30s (bare number = ms)' },
   { name: 'CORRAL_STRATEGY', path: 'routing.strategy', description: 'least-connections, round-robin, priority or weighted' },
   { name: 'CORRAL_MAX_RETRIES', path: 'routing.max_retries', description: 'fail-over attempts per request' },
+  { name: 'CORRAL_PLACEMENT', path: 'routing.placement', description: 'warm-first (load cold models once, where they fit) or off' },
   { name: 'CORRAL_STATE_FILE', path: 'state.file', description: 'snapshot file for session pins across restarts, or off' },
   { name: 'CORRAL_LOG_LEVEL', path: 'logging.level', description: 'fatal, error, warn, info, debug, trace or silent' },
   { name: 'CORRAL_ENDPOINTS', path: 'endpoints', description: 'name=url,name=url — replaces the endpoint list; each gets the defaults' },

@@ -14,6 +14,7 @@ import { ConfigError } from '../core/errors.js';
 import {
   ENDPOINT_DEFAULTS, ENDPOINT_TYPES, HEALTH_DEFAULTS, LOG_LEVELS, LOGGING_DEFAULTS, MAX_DURATION,
   ROUTING_DEFAULTS, SERVER_DEFAULTS, STATE_DEFAULTS, CIRCUIT_BREAKER_DEFAULTS, STRATEGIES, UPSTREAM_DEFAULTS,
+  MODELS_DEFAULTS, PLACEMENT_MODES, PREFETCH_KEYS, PREWARM_KEYS,
 } from './defaults.js';
 import { applyEnv } from './env.js';
 import { suggestKey } from './suggest.js';
@@ -21,16 +22,20 @@ import { checkAliases, MAX_ALIASED_VALUES } from './yaml-aliases.js';
 import type {
   Config, EndpointConfig, EndpointType, HealthConfig, LoggingConfig, LogLevel, RoutingConfig,
   ServerConfig, StateConfig, StrategyName, UpstreamConfig, CircuitBreakerConfig,
+  ModelsConfig, PlacementMode, PrefetchConfig, PrewarmConfig, VramReserve,
 } from './types.js';
 import { parseDuration, parseSize } from './units.js';
+import { MAX_MODEL_CELLS } from '../core/segment-limits.js';
 
 type Mapping = Record<string, unknown>;
 
 /** An endpoint as code and tests write it: name and url required, everything else defaulted. */
 export type EndpointInput = { name: string; url: string } &
-  Partial<Omit<EndpointConfig, 'name' | 'url' | 'health' | 'models'>> & {
+  Partial<Omit<EndpointConfig, 'name' | 'url' | 'health' | 'models' | 'vram' | 'vram_reserve'>> & {
     models?: readonly string[] | null;
     health?: Partial<HealthConfig> | null;
+    vram?: number | string | null;
+    vram_reserve?: number | string;
   };
 
 type Writable<T> = { -readonly [K in keyof T]?: T[K] };
@@ -46,10 +51,17 @@ export interface ConfigOverrides {
   circuit_breaker?: Writable<CircuitBreakerConfig>;
   logging?: Writable<LoggingConfig>;
   state?: Writable<StateConfig>;
+  models?: Omit<Writable<ModelsConfig>, 'prewarm' | 'prefetch'> & {
+    prewarm?: readonly Partial<PrewarmConfig>[];
+    prefetch?: Partial<PrefetchConfig>;
+  };
 }
 
 const SECTION_KEYS = {
-  root: ['server', 'routing', 'upstream', 'circuit_breaker', 'logging', 'state', 'endpoints'],
+  root: ['server', 'routing', 'upstream', 'circuit_breaker', 'logging', 'state', 'models', 'endpoints'],
+  models: Object.keys(MODELS_DEFAULTS),
+  prewarm: PREWARM_KEYS,
+  prefetch: PREFETCH_KEYS,
   server: Object.keys(SERVER_DEFAULTS),
   routing: Object.keys(ROUTING_DEFAULTS),
   upstream: Object.keys(UPSTREAM_DEFAULTS),
@@ -228,6 +240,89 @@ function checkRouting(raw: unknown, p: Problems): RoutingConfig {
     session_ttl: p.duration(r.session_ttl, 'routing.session_ttl', D.session_ttl),
     session_slots,
     discovery_interval: p.duration(r.discovery_interval, 'routing.discovery_interval', D.discovery_interval),
+    placement: p.oneOf<PlacementMode>(r.placement, 'routing.placement', PLACEMENT_MODES, D.placement),
+  };
+}
+
+/** A list of non-empty, distinct strings (model or endpoint names); null when absent or invalid. */
+function checkNames(raw: unknown, at: string, p: Problems, what: string): string[] | null {
+  if (!Array.isArray(raw)) {
+    p.add(at, `must be a list of ${what}`);
+    return null;
+  }
+  const out: string[] = [];
+  raw.forEach((v: unknown, i) => {
+    if (typeof v !== 'string' || v.trim() === '') p.add(`${at}[${i}]`, 'must be a non-empty string');
+    else if (out.includes(v)) p.add(`${at}[${i}]`, `duplicate of ${at}[${out.indexOf(v)}]`);
+    else out.push(v);
+  });
+  return out;
+}
+
+/** Ollama's keep_alive: a number of seconds (negative = forever) or a duration string such as 5m, 1h, -1. */
+function checkKeepAlive(v: unknown, at: string, p: Problems): string | number | null {
+  if (v === undefined || v === null) return null;
+  if (typeof v === 'number' && Number.isFinite(v)) return v;
+  if (typeof v === 'string' && /^-?\d+(\.\d+)?(ms|s|m|h)?$/.test(v.trim())) return v.trim();
+  p.add(at, 'must be an Ollama keep_alive: seconds as a number (-1 = forever) or a duration like 10m, 1h');
+  return null;
+}
+
+/** `endpointNames`: the configured endpoints, which a prewarm entry's `endpoints` must name. */
+function checkPrewarm(raw: unknown, endpointNames: readonly string[], p: Problems): PrewarmConfig[] {
+  if (raw === undefined || raw === null) return [];
+  if (!Array.isArray(raw)) {
+    p.add('models.prewarm', 'must be a list of {model, endpoints, keep_alive}');
+    return [];
+  }
+  const out: PrewarmConfig[] = [];
+  raw.forEach((entry: unknown, i) => {
+    const at = `models.prewarm[${i}]`;
+    const e = p.section(entry, at, SECTION_KEYS.prewarm, 'a mapping with model (and endpoints, keep_alive)');
+    if (e === null) return;
+    if (typeof e.model !== 'string' || e.model.trim() === '') {
+      p.add(`${at}.model`, 'is required (a model name)');
+      return;
+    }
+    const endpoints = e.endpoints === undefined || e.endpoints === null ? null : checkNames(e.endpoints, `${at}.endpoints`, p, 'endpoint names');
+    endpoints?.forEach((name, k) => {
+      if (!endpointNames.includes(name)) p.add(`${at}.endpoints[${k}]`, `names no endpoint (endpoints are ${endpointNames.join(', ')})`);
+    });
+    out.push({ model: e.model, endpoints, keep_alive: checkKeepAlive(e.keep_alive, `${at}.keep_alive`, p) });
+  });
+  return out;
+}
+
+function checkPrefetch(raw: unknown, p: Problems): PrefetchConfig {
+  const f = p.section(raw, 'models.prefetch', SECTION_KEYS.prefetch) ?? {};
+  const D = MODELS_DEFAULTS.prefetch;
+  let confidence: number = D.confidence;
+  if (f.confidence !== undefined) {
+    if (typeof f.confidence === 'number' && f.confidence > 0 && f.confidence <= 1) confidence = f.confidence;
+    else p.add('models.prefetch.confidence', 'must be a number greater than 0 and at most 1');
+  }
+  return {
+    enabled: p.boolean(f.enabled, 'models.prefetch.enabled', D.enabled),
+    window: p.integer(f.window, 'models.prefetch.window', 2, 100_000, D.window),
+    confidence,
+  };
+}
+
+function checkModelsSection(raw: unknown, endpointNames: readonly string[], p: Problems): ModelsConfig {
+  const m = p.section(raw, 'models', SECTION_KEYS.models) ?? {};
+  const D = MODELS_DEFAULTS;
+  let estimate_factor: number = D.estimate_factor;
+  if (m.estimate_factor !== undefined) {
+    if (typeof m.estimate_factor === 'number' && m.estimate_factor >= 0.1 && m.estimate_factor <= 100) estimate_factor = m.estimate_factor;
+    else p.add('models.estimate_factor', 'must be a number from 0.1 to 100');
+  }
+  return {
+    refresh_interval: p.duration(m.refresh_interval, 'models.refresh_interval', D.refresh_interval),
+    estimate_factor,
+    load_timeout: p.duration(m.load_timeout, 'models.load_timeout', D.load_timeout),
+    pinned: m.pinned === undefined || m.pinned === null ? [] : checkNames(m.pinned, 'models.pinned', p, 'model names') ?? [],
+    prewarm: checkPrewarm(m.prewarm, endpointNames, p),
+    prefetch: checkPrefetch(m.prefetch, p),
   };
 }
 
@@ -276,11 +371,13 @@ function checkStateFile(v: unknown, base: string | null, p: Problems): string | 
 /** `fileDir`: the config file's directory (null without a file), the base of a relative state.file. */
 function checkState(raw: unknown, fileDir: string | null, p: Problems): StateConfig {
   const s = p.section(raw, 'state', SECTION_KEYS.state) ?? {};
-  return {
-    max_endpoints: p.integer(s.max_endpoints, 'state.max_endpoints', 1, 65535, STATE_DEFAULTS.max_endpoints),
-    max_models: p.integer(s.max_models, 'state.max_models', 1, 65535, STATE_DEFAULTS.max_models),
-    file: checkStateFile(s.file, fileDir, p),
-  };
+  const max_endpoints = p.integer(s.max_endpoints, 'state.max_endpoints', 1, 4096, STATE_DEFAULTS.max_endpoints);
+  const max_models = p.integer(s.max_models, 'state.max_models', 1, 4096, STATE_DEFAULTS.max_models);
+  // One 32-byte cell per (endpoint, model) in the shared segment (state/layout.ts).
+  if (max_endpoints * max_models > MAX_MODEL_CELLS) {
+    p.add('state.max_models', `state.max_endpoints × state.max_models must be at most ${MAX_MODEL_CELLS} (${max_endpoints} × ${max_models} is ${max_endpoints * max_models})`);
+  }
+  return { max_endpoints, max_models, file: checkStateFile(s.file, fileDir, p) };
 }
 
 /** `http(s)://host[:port][/base]` without credentials, query or fragment, trailing slashes removed; null when invalid. */
@@ -370,7 +467,41 @@ function checkEndpoint(raw: unknown, i: number, p: Problems): EndpointConfig | n
     max_concurrency: p.integer(e.max_concurrency, `${at}.max_concurrency`, 1, 65535, D.max_concurrency),
     models: checkModels(e.models, `${at}.models`, p),
     health: checkHealth(e.health, `${at}.health`, p),
+    vram: e.vram === undefined || e.vram === null ? null : p.size(e.vram, `${at}.vram`, 0) || null,
+    vram_reserve: checkVramReserve(e.vram_reserve, `${at}.vram_reserve`, p),
+    gpus: checkGpus(e.gpus, `${at}.gpus`, p),
   };
+}
+
+/** `10%` (of the total) or a size (`8GiB`). */
+function checkVramReserve(v: unknown, at: string, p: Problems): VramReserve {
+  const dflt = { percent: 10 };
+  if (v === undefined || v === null) return dflt;
+  if (typeof v === 'string' && v.trim().endsWith('%')) {
+    const n = Number(v.trim().slice(0, -1));
+    if (v.trim().length > 1 && Number.isFinite(n) && n >= 0 && n < 100) return { percent: n };
+    p.add(at, 'must be a percentage from 0% to 99% of the total, or a size');
+    return dflt;
+  }
+  const bytes = parseSize(v);
+  if (bytes === null) {
+    p.add(at, `must be a percentage (10%) or a size (${SIZE_HINT})`);
+    return dflt;
+  }
+  return { bytes };
+}
+
+function checkGpus(v: unknown, at: string, p: Problems): readonly number[] | null {
+  if (v === undefined || v === null) return null;
+  if (!Array.isArray(v) || v.length === 0 || !v.every((g) => Number.isSafeInteger(g) && g >= 0 && g < 1024)) {
+    p.add(at, 'must be null or a non-empty list of GPU indices (integers from 0, as nvidia-smi numbers them)');
+    return null;
+  }
+  if (new Set(v).size !== v.length) {
+    p.add(at, 'lists a GPU twice');
+    return null;
+  }
+  return v as number[];
 }
 
 function checkEndpoints(raw: unknown, state: StateConfig, p: Problems): EndpointConfig[] {
@@ -421,7 +552,7 @@ export function parseConfig(raw: unknown, env: NodeJS.ProcessEnv = {}, source: s
   const overlay = applyEnv(raw, env);
   const p = new Problems(overlay.labels);
   p.list.push(...overlay.problems);
-  const root = p.section(overlay.raw, '', SECTION_KEYS.root, 'a mapping (server, routing, upstream, circuit_breaker, logging, state, endpoints)');
+  const root = p.section(overlay.raw, '', SECTION_KEYS.root, 'a mapping (server, routing, upstream, circuit_breaker, logging, state, models, endpoints)');
   if (root === null) throw new ConfigError(p.list);
 
   const server = checkServer(root.server, p);
@@ -433,9 +564,10 @@ export function parseConfig(raw: unknown, env: NodeJS.ProcessEnv = {}, source: s
   const fileDir = source === null || overlay.labels.has('state.file') ? null : dirname(source);
   const state = checkState(root.state, fileDir, p);
   const endpoints = checkEndpoints(root.endpoints, state, p);
+  const models = checkModelsSection(root.models, endpoints.map((e) => e.name), p);
 
   if (p.list.length > 0) throw new ConfigError(p.list);
-  return deepFreeze({ server, routing, upstream, circuit_breaker, logging, state, endpoints, source });
+  return deepFreeze({ server, routing, upstream, circuit_breaker, logging, state, models, endpoints, source });
 }
 
 /**

@@ -24,6 +24,39 @@ export interface EndpointConfig {
   readonly max_concurrency: number; // integer >= 1 (default 32)
   readonly models: readonly string[] | null; // static model list; null = discover (default null)
   readonly health: HealthConfig;
+  /** The endpoint's GPU memory in bytes (`vram: 80GiB`); null = from `gpus` via nvidia-smi, or unknown (default null). */
+  readonly vram: number | null;
+  /** Headroom placement never fills: a share of the total (default 10%) or a size. */
+  readonly vram_reserve: VramReserve;
+  /** GPU indices (nvidia-smi) this endpoint's server uses, on this host; null = none (default null). */
+  readonly gpus: readonly number[] | null;
+}
+
+export type VramReserve = { readonly percent: number } | { readonly bytes: number };
+
+export type PlacementMode = 'warm-first' | 'off';
+
+export interface PrewarmConfig {
+  readonly model: string;
+  /** Endpoint names; null = every Ollama endpoint that lists the model. */
+  readonly endpoints: readonly string[] | null;
+  /** Ollama keep_alive for the load (`-1` forever, a duration, seconds); null = the server's default. */
+  readonly keep_alive: string | number | null;
+}
+
+export interface PrefetchConfig {
+  readonly enabled: boolean;         // default false
+  readonly window: number;           // recent requests the Markov model learns from (default 200)
+  readonly confidence: number;       // 0 < p <= 1: least P(next | current) that triggers a load (default 0.6)
+}
+
+export interface ModelsConfig {
+  readonly refresh_interval: number; // ms between /api/ps (and nvidia-smi) reads per Ollama endpoint (default 2s)
+  readonly estimate_factor: number;  // vRAM need of a never-seen model = size on disk × this (default 1.2)
+  readonly load_timeout: number;     // ms one model load may take (default 5m)
+  readonly pinned: readonly string[]; // never evicted by corral (default [])
+  readonly prewarm: readonly PrewarmConfig[]; // loaded at start and whenever an endpoint comes back (default [])
+  readonly prefetch: PrefetchConfig;
 }
 
 export interface ServerConfig {
@@ -45,6 +78,8 @@ export interface RoutingConfig {
   readonly session_ttl: number;      // ms (default 30m)
   readonly session_slots: number;    // power of two (default 65536)
   readonly discovery_interval: number; // ms between model-list refreshes (default 30s)
+  /** warm-first: prefer endpoints holding the model, load cold models once where they fit (default); off: any endpoint listing it. */
+  readonly placement: PlacementMode;
 }
 
 export interface UpstreamConfig {
@@ -83,6 +118,7 @@ export interface Config {
   readonly circuit_breaker: CircuitBreakerConfig;
   readonly logging: LoggingConfig;
   readonly state: StateConfig;
+  readonly models: ModelsConfig;
   readonly endpoints: readonly EndpointConfig[];
   /** Absolute path the config was read from, or null when built from defaults/in code. */
   readonly source: string | null;

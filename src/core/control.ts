@@ -10,6 +10,11 @@ export interface Control {
   reportSuspect(endpoint: number): void;
   /** The full status document (endpoints, models, workers, counters). */
   status(): Promise<unknown>;
+  /**
+   * This process claimed the load of `model` on `endpoint` (ModelInfoTable.claimLoad): the primary
+   * performs it and announces the end to every serving process (loadDone). Fire-and-forget.
+   */
+  requestLoad(endpoint: number, model: number, numCtx: number, keepAlive: string | number | null): void;
   /** The /metrics exposition (Prometheus text, or OpenMetrics), computed by the primary. */
   metrics(openMetrics: boolean): Promise<string>;
 }

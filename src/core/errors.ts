@@ -38,6 +38,8 @@ export const MethodNotAllowedError = define('CORRAL_ERR_METHOD_NOT_ALLOWED', 405
 export const BodyTooLargeError = define('CORRAL_ERR_BODY_TOO_LARGE', 413, 'invalid_request_error', 'request body exceeds server.max_body_size');
 export const UnsupportedMediaTypeError = define('CORRAL_ERR_UNSUPPORTED_MEDIA_TYPE', 415, 'invalid_request_error', 'content-type must be application/json');
 export const HeadersTooLargeError = define('CORRAL_ERR_HEADERS_TOO_LARGE', 431, 'invalid_request_error', 'request headers too large');
+export const ModelLoadError = define('CORRAL_ERR_MODEL_LOAD', 502, 'server_error', 'the model could not be loaded');
+export const NoCapacityError = define('CORRAL_ERR_NO_CAPACITY', 503, 'server_error', 'no endpoint has room for this model');
 export const UpstreamError = define('CORRAL_ERR_UPSTREAM', 502, 'server_error', 'upstream endpoint failed');
 export const NoEndpointError = define('CORRAL_ERR_NO_ENDPOINT', 503, 'server_error', 'no healthy endpoint can serve this request');
 export const DialectUnsupportedError = define('CORRAL_ERR_DIALECT_UNSUPPORTED', 503, 'server_error', 'no endpoint serving this model speaks this API');
@@ -61,7 +63,7 @@ export class ConfigError extends Error {
 export const HTTP_ERRORS = [
   InvalidJsonError, InvalidRequestError, MissingModelError, RequestTimeoutError, UnauthorizedError, NotFoundError,
   ModelNotFoundError, MethodNotAllowedError, BodyTooLargeError, UnsupportedMediaTypeError,
-  HeadersTooLargeError, UpstreamError, NoEndpointError, DialectUnsupportedError,
+  HeadersTooLargeError, ModelLoadError, UpstreamError, NoEndpointError, NoCapacityError, DialectUnsupportedError,
   ShuttingDownError, UpstreamTimeoutError, InternalError,
 ] as const;
 

@@ -11,6 +11,7 @@ export type PrimaryMessage =
   | { readonly kind: 'init'; readonly config: Config; readonly segment: string; readonly slot: number; readonly port: number; readonly catalog: CatalogSnapshot }
   | { readonly kind: 'catalog'; readonly catalog: CatalogSnapshot }
   | { readonly kind: 'status-reply'; readonly seq: number; readonly doc: unknown }
+  | ({ readonly kind: 'load-done' } & LoadDone)
   | { readonly kind: 'shutdown' };
 
 export type WorkerMessage =
@@ -18,7 +19,22 @@ export type WorkerMessage =
   | { readonly kind: 'hello' }
   | { readonly kind: 'listening'; readonly port: number }
   | { readonly kind: 'suspect'; readonly endpoint: number }
-  | { readonly kind: 'status-request'; readonly seq: number; readonly view: StatusView };
+  | { readonly kind: 'status-request'; readonly seq: number; readonly view: StatusView }
+  /** This worker claimed the load of `model` on `endpoint` in the segment; the primary performs it. */
+  | { readonly kind: 'load'; readonly endpoint: number; readonly model: number; readonly numCtx: number; readonly keepAlive: string | number | null };
+
+/**
+ * The end of a model load (primary → every worker): requests waiting for the model route again
+ * (ok) or receive the error (`code`, `status`, `message`: a CorralError's).
+ */
+export interface LoadDone {
+  readonly model: number;
+  readonly endpoint: number;
+  readonly ok: boolean;
+  readonly code: string;
+  readonly status: number;
+  readonly message: string;
+}
 
 /** What a status request asks for: the /internal/status document, or the /metrics exposition in either format. */
 export type StatusView = 'status' | 'metrics' | 'openmetrics';

@@ -3,6 +3,7 @@ import type { Segment } from '../state/segment.js';
 import { EndpointState } from '../state/endpoints.js';
 import { MODEL_AVAILABLE, MODEL_LOADED } from '../state/models.js';
 import { Counter } from '../state/stats.js';
+import { MODEL_PINNED } from '../state/model-info.js';
 import { circuitName } from '../routing/circuit-breaker.js';
 
 export interface WorkerInfo {
@@ -25,6 +26,44 @@ export function endpointStateName(s: EndpointState): string {
   return STATE_NAMES[s] ?? 'unknown';
 }
 
+/** What the primary's placement side adds to the status document (issue 11). */
+export interface PlacementSource {
+  /** routing.placement (warm-first, off). */
+  mode(): string;
+  /** An Ollama endpoint's GPU memory picture; null for other endpoint types. */
+  vram(endpoint: number): unknown;
+  /** Per model: vRAM need (and how it was found), `/api/show` facts. */
+  model(name: string): Record<string, unknown>;
+  /** Loads, evictions, failures, recent load times. */
+  summary(): Record<string, unknown>;
+  /** Loads queued on an endpoint. */
+  queued(endpoint: number): number;
+}
+
+const MiB = 1024 * 1024;
+
+/** The models resident on an endpoint, from the segment, most recently used first. */
+function residents(segment: Segment, catalog: CatalogSnapshot, endpoint: number, nowSec: number, createdAtSec: number): unknown[] {
+  const out: { model: string; size_vram: number; context_length: number | null; expires_at: string | null;
+    idle_s: number | null; inflight: number; pinned: boolean }[] = [];
+  for (const m of catalog.models) {
+    if ((segment.models.flags(endpoint, m.index) & MODEL_LOADED) === 0) continue;
+    const expires = segment.models.expiresSec(endpoint, m.index);
+    const lastUsed = segment.models.lastUsedSec(endpoint, m.index);
+    out.push({
+      model: m.name,
+      size_vram: segment.models.vramMiB(endpoint, m.index) * MiB,
+      context_length: segment.models.context(endpoint, m.index) || null,
+      expires_at: expires === 0 ? null : new Date((createdAtSec + expires) * 1000).toISOString(),
+      idle_s: lastUsed === 0 ? null : Math.max(0, nowSec - lastUsed),
+      inflight: segment.models.inflight(endpoint, m.index),
+      pinned: (segment.modelInfo.flags(m.index) & MODEL_PINNED) !== 0,
+    });
+  }
+  out.sort((a, b) => (a.idle_s ?? Infinity) - (b.idle_s ?? Infinity));
+  return out;
+}
+
 /** The `/internal/ready` answer, the same on the API port and the management port. */
 export function readyBody(healthyEndpoints: number): string {
   return JSON.stringify({ ready: healthyEndpoints > 0, healthy_endpoints: healthyEndpoints });
@@ -35,9 +74,12 @@ export function readyBody(healthyEndpoints: number): string {
  * state, load and models, each worker, and the request counters summed over every process.
  */
 export function buildStatus(segment: Segment, catalog: CatalogSnapshot, workers: readonly WorkerInfo[],
-  lastErrors: readonly (string | null)[], mode: 'cluster' | 'inline', startedAt: number): unknown {
+  lastErrors: readonly (string | null)[], mode: 'cluster' | 'inline', startedAt: number, placement: PlacementSource | null = null): unknown {
   const e = segment.endpoints;
   const stats = segment.stats;
+  const nowSec = segment.header.nowSec();
+  const createdAtSec = segment.header.createdAtSec;
+  const modelName = (column: number): string | null => (column < 0 ? null : catalog.models.find((m) => m.index === column)?.name ?? null);
   return {
     mode,
     pid: process.pid,
@@ -59,13 +101,22 @@ export function buildStatus(segment: Segment, catalog: CatalogSnapshot, workers:
       ewma_first_byte_ms: Math.round(e.ewmaLatencyUs(ep.index) / 10) / 100,
       last_error: lastErrors[ep.index] ?? null,
       models: ep.models,
+      vram: placement?.vram(ep.index) ?? null,
+      loading: modelName(e.loadingModel(ep.index)),
+      loads_queued: placement?.queued(ep.index) ?? 0,
+      residents: ep.type === 'ollama' ? residents(segment, catalog, ep.index, nowSec, createdAtSec) : [],
     })),
+    placement: placement === null ? null : { mode: placement.mode(), ...placement.summary() },
     models: catalog.models.map((m) => ({
       name: m.name,
+      ...(placement?.model(m.name) ?? {}),
+      loading_on: catalog.endpoints.find((x) => x.index === segment.modelInfo.loadingOn(m.index))?.name ?? null,
       endpoints: m.endpoints.map((i) => ({
-        name: catalog.endpoints[i]?.name ?? String(i),
+        name: catalog.endpoints.find((x) => x.index === i)?.name ?? String(i),
         available: (segment.models.flags(i, m.index) & MODEL_AVAILABLE) !== 0,
         loaded: (segment.models.flags(i, m.index) & MODEL_LOADED) !== 0,
+        loading: segment.modelInfo.loadingOn(m.index) === i,
+        inflight: segment.models.inflight(i, m.index),
       })),
     })),
     workers,

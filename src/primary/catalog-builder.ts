@@ -3,7 +3,7 @@ import { canonicalModelName, type CatalogEndpoint, type CatalogModel, type Catal
 import type { Segment } from '../state/segment.js';
 import { MODEL_AVAILABLE, MODEL_LOADED } from '../state/models.js';
 import type { EndpointModels } from './discovery.js';
-import { ModelDetails, OllamaTag, OpenAiModel } from './discovery-shapes.js';
+import { ModelDetails, OllamaTag, OpenAiModel, type OllamaLoaded } from './discovery-shapes.js';
 import type { EndpointRegistry, EndpointChanges } from './endpoint-registry.js';
 import type { Logger } from '../observe/logger.js';
 
@@ -90,6 +90,38 @@ export class CatalogBuilder {
 
   setModels(endpoint: number, models: EndpointModels): void {
     this.#models[endpoint] = models;
+  }
+
+  /**
+   * A fresher `/api/ps` for an Ollama endpoint (vram-accounting.ts reads it every
+   * models.refresh_interval): the next rebuild's LOADED flags and union `/api/ps` come from it.
+   * Ignored until the endpoint's model list is known.
+   */
+  setPs(endpoint: number, ps: readonly OllamaLoaded[]): void {
+    const found = this.#models[endpoint];
+    if (found === null || found === undefined) return;
+    this.#models[endpoint] = { ...found, ollamaPs: ps };
+  }
+
+  /** The last `/api/ps` entries known for an endpoint (empty when none). */
+  ps(endpoint: number): readonly OllamaLoaded[] {
+    return this.#models[endpoint]?.ollamaPs ?? [];
+  }
+
+  /** The model-table column of a model (either spelling), or -1 when it has none. */
+  columnOf(name: string): number {
+    return this.#modelIndex.get(canonicalModelName(name)) ?? -1;
+  }
+
+  /** A model's size on disk as an Ollama endpoint's `/api/tags` reports it (the largest seen), or 0. */
+  diskBytes(name: string): number {
+    const key = canonicalModelName(name);
+    let bytes = 0;
+    for (const found of this.#models) {
+      const size = found?.ollamaTags.get(key)?.size;
+      if (typeof size === 'number' && size > bytes) bytes = size;
+    }
+    return bytes;
   }
 
   /** Rebuilds the snapshot; returns true when it changed (and so must be broadcast). */
@@ -198,7 +230,8 @@ export class CatalogBuilder {
         full.push(name);
         continue;
       }
-      row[column] = MODEL_AVAILABLE | (loaded.has(key) ? MODEL_LOADED : 0);
+      // An OpenAI-compatible server serves its models as they are: nothing to load, always resident.
+      row[column] = MODEL_AVAILABLE | (type === 'openai' || loaded.has(key) ? MODEL_LOADED : 0);
       let tag: unknown = null;
       if (type === 'ollama') {
         tag = found?.ollamaTags.get(key) ?? new OllamaTag(name, name, new Date(0).toISOString(), 0, '', EMPTY_DETAILS);

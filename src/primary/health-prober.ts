@@ -44,16 +44,20 @@ export class HealthProber {
   readonly #log: Logger;
   readonly #schedules: (ProbeSchedule | undefined)[];
   readonly #onCatalogChange: () => void;
+  readonly #onRecovered: (endpoint: number) => void;
   #discoveryInterval: number;
   #stopped = false;
 
-  constructor(registry: EndpointRegistry, discoveryInterval: number, segment: Segment, catalog: CatalogBuilder, log: Logger, onCatalogChange: () => void) {
+  /** `onRecovered`: an endpoint became healthy (first contact, or back from down): its GPU may be empty. */
+  constructor(registry: EndpointRegistry, discoveryInterval: number, segment: Segment, catalog: CatalogBuilder, log: Logger, onCatalogChange: () => void,
+    onRecovered: (endpoint: number) => void = () => {}) {
     this.#registry = registry;
     this.#discoveryInterval = discoveryInterval;
     this.#segment = segment;
     this.#catalog = catalog;
     this.#log = log;
     this.#onCatalogChange = onCatalogChange;
+    this.#onRecovered = onRecovered;
     this.#schedules = [];
     for (const i of registry.indices()) this.#schedules[i] = new ProbeSchedule(registry.get(i)!.health.fast_interval);
   }
@@ -153,6 +157,7 @@ export class HealthProber {
       if (before === EndpointState.Down) closeCircuit(endpoints, i);
       endpoints.setState(i, EndpointState.Healthy);
       this.#log.info({ endpoint: endpoint.name, from: endpointStateName(before) }, 'endpoint healthy');
+      this.#onRecovered(i);
     }
   }
 

@@ -1,6 +1,7 @@
 import type { Config } from '../config/types.js';
 import type { Control } from '../core/control.js';
 import type { CatalogSnapshot } from '../core/catalog.js';
+import type { LoadDone } from '../core/ipc.js';
 import type { Segment } from '../state/segment.js';
 import type { Logger } from '../observe/logger.js';
 import { Proxy } from '../proxy/proxy.js';
@@ -16,6 +17,8 @@ export class InlineServer {
   readonly #server: HttpServer;
   #proxy: Proxy;
   #catalog: CatalogSnapshot;
+  /** Proxies replaced by a reload that still have requests in flight (some may wait for a load). */
+  readonly #retiring = new Set<Proxy>();
 
   constructor(segment: Segment, control: Control, log: Logger, proxy: Proxy, server: HttpServer, catalog: CatalogSnapshot) {
     this.#segment = segment;
@@ -42,7 +45,17 @@ export class InlineServer {
     next.setCatalog(this.#catalog);
     this.#proxy = next;
     this.#server.setHandler(next);
-    void old.whenIdle().then(() => old.close());
+    this.#retiring.add(old);
+    void old.whenIdle().then(() => {
+      this.#retiring.delete(old);
+      return old.close();
+    });
+  }
+
+  /** A model load ended: requests waiting for it, in this proxy or a retiring one, go on. */
+  loadDone(done: LoadDone): void {
+    this.#proxy.loadDone(done);
+    for (const old of this.#retiring) old.loadDone(done);
   }
 
   /** No quiet period: in inline mode nothing else is listening that clients could move to. */

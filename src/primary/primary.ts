@@ -4,7 +4,7 @@ import { ConfigError } from '../core/errors.js';
 import { loadConfigFile } from '../config/load.js';
 import { createSegment, releaseSegment, segmentName, sweepStaleSegments, type Segment } from '../state/segment.js';
 import { createLogger, type Logger } from '../observe/logger.js';
-import { buildStatus } from '../observe/status.js';
+import { buildStatus, type PlacementSource } from '../observe/status.js';
 import { ManagementServer } from '../server/management-server.js';
 import { CatalogBuilder } from './catalog-builder.js';
 import { HealthProber } from './health-prober.js';
@@ -14,6 +14,10 @@ import { EndpointRegistry } from './endpoint-registry.js';
 import { keepRestartOnlySettings } from './reload-policy.js';
 import { assertPortFree } from './port-check.js';
 import type { InlineServer } from './inline-server.js';
+import { ModelNeeds } from './model-needs.js';
+import { VramAccountant } from './vram-accounting.js';
+import { LoadCoordinator } from './load-coordinator.js';
+import type { LoadDone } from '../core/ipc.js';
 
 export interface RunningCorral {
   readonly port: number;
@@ -40,6 +44,9 @@ class Primary implements RunningCorral {
   readonly registry: EndpointRegistry;
   readonly catalog: CatalogBuilder;
   readonly prober: HealthProber;
+  readonly needs: ModelNeeds;
+  readonly accountant: VramAccountant;
+  readonly loads: LoadCoordinator;
   sweeper: SessionSweeper;
   supervisor: Supervisor | null;
   inlineServer: InlineServer | null;
@@ -69,19 +76,23 @@ class Primary implements RunningCorral {
     this.segment = createSegment(sizes, this.segmentName);
     log.info({ segment: this.segmentName ?? '(in-process)', bytes: this.segment.sab.byteLength }, 'shared segment ready');
     this.registry = new EndpointRegistry(this.segment, config.endpoints);
+    this.needs = new ModelNeeds();
     if (config.state.file !== null) {
       // Session pins and latency history from the last run: KV caches still warm on the backends
       // keep being hit after a restart or upgrade.
       try {
         const { restoreSnapshot } = loadSnapshotModule();
-        const restored = restoreSnapshot(config.state.file, this.segment, this.#endpointNames(), config.routing.session_ttl);
+        const restored = restoreSnapshot(config.state.file, this.segment, this.#endpointNames(), config.routing.session_ttl, this.needs);
         log.info({ file: config.state.file, ...restored }, 'routing state restored');
       } catch (err) {
         log.warn({ file: config.state.file, err: (err as Error).message }, 'state file ignored; starting fresh');
       }
     }
     this.catalog = new CatalogBuilder(config, this.registry, this.segment, log);
-    this.prober = new HealthProber(this.registry, config.routing.discovery_interval, this.segment, this.catalog, log, () => this.publishCatalog());
+    this.accountant = new VramAccountant(config, this.registry, this.catalog, this.segment, this.needs, log, () => this.publishCatalog());
+    this.loads = new LoadCoordinator(config, this.segment, this.registry, this.catalog, this.accountant, log, (done) => this.#publishLoad(done));
+    this.prober = new HealthProber(this.registry, config.routing.discovery_interval, this.segment, this.catalog, log, () => this.publishCatalog(),
+      (i) => void this.#endpointRecovered(i));
     this.sweeper = new SessionSweeper(this.segment, config.routing.session_ttl, log);
     this.supervisor = null;
     this.inlineServer = null;
@@ -98,9 +109,12 @@ class Primary implements RunningCorral {
   async start(): Promise<void> {
     const config = this.config;
     await this.prober.start();
+    await this.accountant.refreshAll();
+    this.accountant.start(() => this.#accountingTick());
     if (this.inline) {
       const control: Control = {
         statsSlot: 0, reportSuspect: (i) => void this.prober.probeNow(i), status: () => this.status(), metrics: (open) => this.metrics(open),
+        requestLoad: (e, m, numCtx, keepAlive) => this.loads.request(e, m, numCtx, keepAlive),
       };
       // Loaded lazily: a cluster primary never needs uWS or the proxy in memory.
       const { startInlineServer } = await import('./inline-server.js');
@@ -110,6 +124,7 @@ class Primary implements RunningCorral {
       this.supervisor = new Supervisor(config, this.segmentName!, this.segment.sizes.maxWorkers, this.log, {
         catalog: () => this.catalog.snapshot,
         onSuspect: (i) => void this.prober.probeNow(i),
+        onLoad: (e, m, numCtx, keepAlive) => this.loads.request(e, m, numCtx, keepAlive),
         onWorkerGone: (slot) => {
           // Requests the worker never finished would otherwise count as load forever.
           const released = this.segment.holds.reconcile(slot, this.segment.endpoints);
@@ -131,6 +146,26 @@ class Primary implements RunningCorral {
       `corral listening on ${url}`);
   }
 
+  /** A load ended: every serving process hears it (requests waiting for the model go on). */
+  #publishLoad(done: LoadDone): void {
+    this.supervisor?.broadcast({ kind: 'load-done', ...done });
+    this.inlineServer?.loadDone(done);
+  }
+
+  /** After each accounting pass: adopt orphaned load claims, learn model facts. */
+  #accountingTick(): void {
+    this.loads.adoptOrphans();
+    void this.accountant.learnFacts();
+  }
+
+  /** An endpoint became healthy: read its GPU now (a restarted backend's is empty), then prewarm it. */
+  async #endpointRecovered(i: number): Promise<void> {
+    if (this.#stopping !== null) return;
+    await this.accountant.refresh(i);
+    this.accountant.publishModelInfo();
+    await this.loads.prewarm(i);
+  }
+
   publishCatalog(): void {
     const snapshot = this.catalog.snapshot;
     this.log.info({ generation: snapshot.generation, models: snapshot.models.map((m) => m.name) }, 'catalog updated');
@@ -146,8 +181,27 @@ class Primary implements RunningCorral {
     const lastErrors: (string | null)[] = [];
     for (const i of this.registry.indices()) lastErrors[i] = this.prober.lastError(i);
     return Promise.resolve(buildStatus(this.segment, this.catalog.snapshot, this.supervisor?.workers() ?? [],
-      lastErrors, this.inline ? 'inline' : 'cluster', this.startedAt));
+      lastErrors, this.inline ? 'inline' : 'cluster', this.startedAt, this.#placementStatus));
   }
+
+  /** The placement part of /internal/status: accounting and load coordinator facts. */
+  readonly #placementStatus: PlacementSource = {
+    mode: () => this.config.routing.placement,
+    vram: (i) => this.accountant.vram(i),
+    model: (name) => {
+      const need = this.accountant.need(name, 0);
+      const facts = this.accountant.facts(name);
+      return {
+        need_bytes: need.bytes, need_source: need.source, pinned: this.accountant.isPinned(name),
+        max_context: facts?.max_context ?? null, family: facts?.family ?? null, parameter_size: facts?.parameter_size ?? null,
+      };
+    },
+    summary: () => {
+      const c = this.loads.counters;
+      return { loads: c.loads, load_failures: c.loadFailures, evictions: c.evictions, already_loaded: c.alreadyLoaded, recent_load_ms: [...c.recentLoadMs] };
+    },
+    queued: (i) => this.loads.queued(i),
+  };
 
   /** The /metrics exposition; observe/metrics.js (and prom-client) load on the first scrape. */
   async metrics(openMetrics: boolean): Promise<string> {
@@ -185,6 +239,9 @@ class Primary implements RunningCorral {
     if (this.catalog.rebuild()) this.publishCatalog();
     this.sweeper.stop();
     this.sweeper = new SessionSweeper(this.segment, config.routing.session_ttl, this.log);
+    this.accountant.reconfigure(config);
+    this.loads.reconfigure(config);
+    this.accountant.publishModelInfo();
     await this.prober.endpointsChanged(changes, config.routing.discovery_interval);
     if (this.supervisor !== null) await this.supervisor.roll(config);
     if (this.inlineServer !== null) this.inlineServer.reconfigure(config);
@@ -206,7 +263,7 @@ class Primary implements RunningCorral {
     if (file === null) return;
     try {
       const { writeSnapshot } = loadSnapshotModule();
-      const saved = writeSnapshot(file, this.segment, this.#endpointNames(), this.config.routing.session_ttl);
+      const saved = writeSnapshot(file, this.segment, this.#endpointNames(), this.config.routing.session_ttl, this.needs);
       this.log.info({ file, ...saved }, 'routing state saved');
     } catch (err) {
       this.log.error({ file, err: (err as Error).message }, 'could not save routing state');
@@ -219,6 +276,8 @@ class Primary implements RunningCorral {
       this.log.info({ timeoutMs: config.server.shutdown_timeout }, 'shutting down: draining in-flight requests');
       await this.#reloading?.catch(() => false);
       this.prober.stop();
+      this.accountant.stop();
+      this.loads.stop();
       this.sweeper.stop();
       if (this.supervisor !== null) await this.supervisor.shutdown(config.server.shutdown_timeout);
       if (this.inlineServer !== null) await this.inlineServer.stop(config.server.shutdown_timeout);

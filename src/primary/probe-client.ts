@@ -28,21 +28,47 @@ const MAX_PROBE_BODY = 8 * 1024 * 1024;
  * primary for health probes and discovery only, never on the request path — so it uses node:http
  * rather than undici, which would add ~20 MB to the primary's idle RSS for a few requests a second.
  */
-export function getJson(baseUrl: string, path: string, timeoutMs: number): Promise<unknown> {
+export async function getJson(baseUrl: string, path: string, timeoutMs: number): Promise<unknown> {
+  const answer = await exchangeJson(baseUrl, 'GET', path, null, timeoutMs, false);
+  return answer.doc;
+}
+
+/** A JSON answer of any status (postJson): the status and the parsed body, null when it was not JSON. */
+export interface JsonAnswer {
+  readonly status: number;
+  readonly doc: unknown;
+}
+
+/**
+ * POST a JSON body and read the JSON answer whatever its status, so a backend's own error
+ * (`{"error": "model requires more system memory…"}`) reaches the caller. The primary's model
+ * loads and unloads (load-coordinator.ts) and `/api/show` use it.
+ */
+export function postJson(baseUrl: string, path: string, body: unknown, timeoutMs: number): Promise<JsonAnswer> {
+  return exchangeJson(baseUrl, 'POST', path, JSON.stringify(body), timeoutMs, true);
+}
+
+function exchangeJson(baseUrl: string, method: 'GET' | 'POST', path: string, body: string | null, timeoutMs: number,
+  anyStatus: boolean): Promise<JsonAnswer> {
   return new Promise((resolve, reject) => {
     const url = new URL(baseUrl + path);
     const request = url.protocol === 'https:' ? httpsRequest() : httpRequest;
-    const req = request(url, { method: 'GET', timeout: timeoutMs, headers: { accept: 'application/json' } }, (res: IncomingMessage) => {
+    const headers: Record<string, string | number> = { accept: 'application/json' };
+    if (body !== null) {
+      headers['content-type'] = 'application/json';
+      headers['content-length'] = Buffer.byteLength(body);
+    }
+    const req = request(url, { method, timeout: timeoutMs, headers }, (res: IncomingMessage) => {
       const status = res.statusCode ?? 0;
-      if (status !== 200) {
+      if (status !== 200 && !anyStatus) {
         res.resume();
-        reject(new ProbeError(`GET ${path}: HTTP ${status}`, status));
+        reject(new ProbeError(`${method} ${path}: HTTP ${status}`, status));
         return;
       }
       const declared = Number(res.headers['content-length'] ?? 0);
       if (declared > MAX_PROBE_BODY) {
         // Refused before reading a byte: a declared 1 GB model list is not worth receiving.
-        req.destroy(new ProbeError(`GET ${path}: answer larger than ${MAX_PROBE_BODY} bytes`, status));
+        req.destroy(new ProbeError(`${method} ${path}: answer larger than ${MAX_PROBE_BODY} bytes`, status));
         return;
       }
       const chunks: Buffer[] = [];
@@ -50,25 +76,26 @@ export function getJson(baseUrl: string, path: string, timeoutMs: number): Promi
       res.on('data', (c: Buffer) => {
         size += c.length;
         if (size > MAX_PROBE_BODY) {
-          req.destroy(new ProbeError(`GET ${path}: answer larger than ${MAX_PROBE_BODY} bytes`, status));
+          req.destroy(new ProbeError(`${method} ${path}: answer larger than ${MAX_PROBE_BODY} bytes`, status));
           return;
         }
         chunks.push(c);
       });
       res.on('end', () => {
         try {
-          resolve(JSON.parse(Buffer.concat(chunks).toString('utf8')));
+          resolve({ status, doc: JSON.parse(Buffer.concat(chunks).toString('utf8')) });
         } catch (err) {
-          reject(new ProbeError(`GET ${path}: invalid JSON (${(err as Error).message})`, status));
+          if (anyStatus && status !== 200) resolve({ status, doc: null });
+          else reject(new ProbeError(`${method} ${path}: invalid JSON (${(err as Error).message})`, status));
         }
       });
-      res.on('error', (err) => reject(new ProbeError(`GET ${path}: ${err.message}`, status)));
+      res.on('error', (err) => reject(new ProbeError(`${method} ${path}: ${err.message}`, status)));
     });
     // One deadline for connect + head + body (the socket timeout alone is per-inactivity).
-    const deadline = setTimeout(() => req.destroy(new ProbeError(`GET ${path}: no answer within ${timeoutMs} ms`)), timeoutMs);
+    const deadline = setTimeout(() => req.destroy(new ProbeError(`${method} ${path}: no answer within ${timeoutMs} ms`)), timeoutMs);
     req.on('close', () => clearTimeout(deadline));
-    req.on('timeout', () => req.destroy(new ProbeError(`GET ${path}: no answer within ${timeoutMs} ms`)));
-    req.on('error', (err) => reject(err instanceof ProbeError ? err : new ProbeError(`GET ${path}: ${(err as NodeJS.ErrnoException).code ?? err.message}`)));
-    req.end();
+    req.on('timeout', () => req.destroy(new ProbeError(`${method} ${path}: no answer within ${timeoutMs} ms`)));
+    req.on('error', (err) => reject(err instanceof ProbeError ? err : new ProbeError(`${method} ${path}: ${(err as NodeJS.ErrnoException).code ?? err.message}`)));
+    req.end(body ?? undefined);
   });
 }

@@ -6,7 +6,8 @@
  * File format (msgpack, one map):
  *   { format: 'corral-state', version: 1, writtenAtMs: <Unix ms>,
  *     endpoints: [{ name, requests, failures, ewmaUs, circuit }, …],
- *     sessions: [hi, lo, ep, lastSeenUnixSec, hi, lo, ep, lastSeenUnixSec, …] }
+ *     sessions: [hi, lo, ep, lastSeenUnixSec, hi, lo, ep, lastSeenUnixSec, …],
+ *     modelNeeds: [[model, contextLength, bytes], …] }   (optional: absent in files of older builds)
  * Session keys are the table's stored (already normalised) words as unsigned 32-bit numbers, and
  * `ep` indexes the file's own `endpoints` list: pins are tied to endpoint NAMES, never to segment
  * indices, which change when the endpoint list is reordered. Times are absolute (Unix), since each
@@ -17,6 +18,8 @@
  *   - session pins whose endpoint name is still configured and whose last use is within the TTL,
  *     keeping their original last-use time (so they expire when they would have without the restart);
  *   - each endpoint's EWMA first-byte latency: a fair prior until new samples replace it.
+ *   - the vRAM each model was seen to need at each context length (model-needs.ts), so placement
+ *     does not fall back to estimates from disk sizes after a restart.
  *   - NOT the request/failure counters: they are totals since this segment was created, next to
  *     the primary's own start time in /internal/status; carrying old totals over would make them
  *     look like this process's traffic (and Prometheus handles a counter reset on restart anyway).
@@ -29,8 +32,9 @@ import { mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node
 import { dirname } from 'node:path';
 import { pack, unpack } from 'msgpackr';
 import type { Segment } from '../state/segment.js';
+import type { LearnedNeed, ModelNeeds } from './model-needs.js';
 
-export interface SnapshotResult { sessions: number; endpoints: number }
+export interface SnapshotResult { sessions: number; endpoints: number; modelNeeds: number }
 
 const FORMAT = 'corral-state';
 const VERSION = 1;
@@ -52,6 +56,7 @@ interface SnapshotFile {
   writtenAtMs: number;
   endpoints: EndpointRecord[];
   sessions: number[];
+  modelNeeds?: LearnedNeed[];
 }
 
 /** TTL in whole seconds, the way SessionSweeper rounds it. */
@@ -72,7 +77,8 @@ function ttlSeconds(sessionTtlMs: number): number {
  * the parent directory is created if missing. Errors (permissions, disk full) are thrown for the
  * caller to log.
  */
-export function writeSnapshot(path: string, segment: Segment, endpointNames: readonly string[], sessionTtlMs: number): SnapshotResult {
+export function writeSnapshot(path: string, segment: Segment, endpointNames: readonly string[], sessionTtlMs: number,
+  needs: ModelNeeds | null = null): SnapshotResult {
   const e = segment.endpoints;
   const endpoints: EndpointRecord[] = [];
   const fileIndex: number[] = []; // segment row → index in `endpoints`, -1 for an unused row
@@ -93,7 +99,8 @@ export function writeSnapshot(path: string, segment: Segment, endpointNames: rea
     if (ep < 0 || nowSec - s.lastSeenSec > ttlSec) continue;
     sessions.push(s.hi, s.lo, ep, createdAtSec + s.lastSeenSec);
   }
-  const file: SnapshotFile = { format: FORMAT, version: VERSION, writtenAtMs: Date.now(), endpoints, sessions };
+  const modelNeeds = needs?.export() ?? [];
+  const file: SnapshotFile = { format: FORMAT, version: VERSION, writtenAtMs: Date.now(), endpoints, sessions, modelNeeds };
 
   const tmp = `${path}.tmp`;
   mkdirSync(dirname(path), { recursive: true });
@@ -104,7 +111,7 @@ export function writeSnapshot(path: string, segment: Segment, endpointNames: rea
     rmSync(tmp, { force: true });
     throw err;
   }
-  return { sessions: sessions.length / SESSION_FIELDS, endpoints: endpoints.length };
+  return { sessions: sessions.length / SESSION_FIELDS, endpoints: endpoints.length, modelNeeds: modelNeeds.length };
 }
 
 /**
@@ -116,12 +123,13 @@ export function writeSnapshot(path: string, segment: Segment, endpointNames: rea
  * {0, 0}; a corrupt, truncated or other-version file → an Error naming the file and the problem,
  * having changed nothing in the segment.
  */
-export function restoreSnapshot(path: string, segment: Segment, endpointNames: readonly string[], sessionTtlMs: number): SnapshotResult {
+export function restoreSnapshot(path: string, segment: Segment, endpointNames: readonly string[], sessionTtlMs: number,
+  needs: ModelNeeds | null = null): SnapshotResult {
   let bytes: Buffer;
   try {
     bytes = readFileSync(path);
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return { sessions: 0, endpoints: 0 };
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return { sessions: 0, endpoints: 0, modelNeeds: 0 };
     throw new Error(`state file ${path}: cannot read it (${(err as NodeJS.ErrnoException).code ?? String(err)})`);
   }
   const file = parse(path, bytes);
@@ -153,7 +161,8 @@ export function restoreSnapshot(path: string, segment: Segment, endpointNames: r
     segment.sessions.pin(s[k]! | 0, s[k + 1]! | 0, endpoint, lastSeenUnixSec - createdAtSec);
     sessions++;
   }
-  return { sessions, endpoints };
+  const modelNeeds = needs === null ? 0 : needs.import(file.modelNeeds ?? []);
+  return { sessions, endpoints, modelNeeds };
 }
 
 /** Decodes and validates the whole file before anything is applied. */
@@ -188,6 +197,15 @@ function parse(path: string, bytes: Buffer): SnapshotFile {
     if (!isInt(s[k], 0, U32_MAX) || !isInt(s[k + 1], 1, U32_MAX) || !isInt(s[k + 2], 0, nEndpoints - 1) ||
         !isInt(s[k + 3], 0, Number.MAX_SAFE_INTEGER)) {
       throw bad(`malformed session entry ${k / SESSION_FIELDS}`);
+    }
+  }
+  if (f.modelNeeds !== undefined) {
+    if (!Array.isArray(f.modelNeeds)) throw bad('modelNeeds is not a list');
+    for (const [k, n] of (f.modelNeeds as unknown[]).entries()) {
+      if (!Array.isArray(n) || n.length !== 3 || typeof n[0] !== 'string' || n[0] === '' || !isInt(n[1], 0, I32_MAX) ||
+          !isInt(n[2], 1, Number.MAX_SAFE_INTEGER)) {
+        throw bad(`malformed model need ${k}`);
+      }
     }
   }
   return f as unknown as SnapshotFile;

@@ -13,6 +13,8 @@ export interface SupervisorHooks {
   /** A worker in `slot` died or retired: give back what it held in the shared tables. */
   onWorkerGone(slot: number): void;
   onSuspect(endpoint: number): void;
+  /** A worker claimed a model load (IPC `load`). */
+  onLoad(endpoint: number, model: number, numCtx: number, keepAlive: string | number | null): void;
   status(): Promise<unknown>;
   metrics(openMetrics: boolean): Promise<string>;
 }
@@ -186,6 +188,9 @@ export class Supervisor {
       }
       case 'suspect':
         this.#hooks.onSuspect(m.endpoint);
+        return;
+      case 'load':
+        this.#hooks.onLoad(m.endpoint, m.model, m.numCtx, m.keepAlive);
         return;
       case 'status-request':
         (m.view === 'status' ? this.#hooks.status() : this.#hooks.metrics(m.view === 'openmetrics')).then((doc) => {

@@ -11,9 +11,15 @@ const UTF8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
 export class RequestFacts {
   model: string;
   stream: boolean;
+  /** Ollama `options.num_ctx` when the request sets a positive integer, else 0 (the server's choice). */
+  numCtx: number;
+  /** Ollama `keep_alive` as sent (seconds or a duration string), else null: a load corral makes for the request uses it. */
+  keepAlive: string | number | null;
   constructor() {
     this.model = '';
     this.stream = false;
+    this.numCtx = 0;
+    this.keepAlive = null;
   }
 }
 
@@ -48,7 +54,7 @@ export function analyseBody(body: Buffer | null, streamsByDefault: boolean, out:
   if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) {
     throw new InvalidRequestError('request body must be a JSON object');
   }
-  const o = parsed as { model?: unknown; stream?: unknown; name?: unknown };
+  const o = parsed as { model?: unknown; stream?: unknown; name?: unknown; options?: unknown; keep_alive?: unknown };
   // Ollama's /api/show still accepts the older `name` field for the model.
   const model = acceptNameForModel && (o.model === undefined || o.model === null) ? o.name : o.model;
   if (model === undefined || model === null || model === '') throw new MissingModelError('model: is required');
@@ -59,4 +65,10 @@ export function analyseBody(body: Buffer | null, streamsByDefault: boolean, out:
   if (stream !== undefined && stream !== null && typeof stream !== 'boolean') throw new InvalidRequestError('stream: must be a boolean');
   out.model = model;
   out.stream = typeof stream === 'boolean' ? stream : streamsByDefault;
+  // Read, not validated: the backend judges them (and answers in its own words).
+  const options = o.options as { num_ctx?: unknown } | null | undefined;
+  const numCtx = options !== null && typeof options === 'object' ? options.num_ctx : undefined;
+  out.numCtx = typeof numCtx === 'number' && Number.isSafeInteger(numCtx) && numCtx > 0 && numCtx <= 0x7fffffff ? numCtx : 0;
+  const keepAlive = o.keep_alive;
+  out.keepAlive = typeof keepAlive === 'number' || (typeof keepAlive === 'string' && keepAlive.length <= 32) ? keepAlive : null;
 }

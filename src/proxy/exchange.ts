@@ -1,13 +1,16 @@
 import { performance } from 'node:perf_hooks';
 import type { ClientRequest } from '../server/client-request.js';
 import { writeHeadAndChunk, writeChunk, writeHeadAndEnd, endResponse, closeConnection, onDrained } from '../server/response.js';
-import type { Route } from '../protocol/routes.js';
+import { RouteKind, type Route } from '../protocol/routes.js';
 import { Dialect } from '../protocol/dialect.js';
 import type { RequestFacts } from '../protocol/request-body.js';
 import { midStreamErrorChunk } from '../protocol/error-body.js';
 import type { ModelRoute, RoutingTable } from '../routing/routing-table.js';
 import { classifyFailure, FailureKind, isRetryableStatus } from '../upstream/error-class.js';
-import { NO_ENDPOINT_SATURATED } from '../routing/selector.js';
+import { NO_ENDPOINT_COLD, NO_ENDPOINT_SATURATED } from '../routing/selector.js';
+import { PLAN_NO_CAPACITY } from '../routing/placement.js';
+import type { LoadDone } from '../core/ipc.js';
+import type { LoadWaiter } from './load-waiters.js';
 import { CorralError, UpstreamError, UpstreamTimeoutError } from '../core/errors.js';
 import { Counter } from '../state/stats.js';
 import type { Proxy } from './proxy.js';
@@ -18,6 +21,12 @@ import { EventGate } from './event-gate.js';
 import { withModelName } from '../protocol/model-rename.js';
 
 const NO_BODY = Buffer.alloc(0);
+/**
+ * Loads one request may wait for before it is routed like placement were off (to any endpoint
+ * listing the model: Ollama loads it itself). Two: its own, and one more should the model have
+ * been evicted again before the request got to it.
+ */
+const MAX_LOAD_WAITS = 2;
 
 /** The shared header block (it ends with Content-Length) for a body of another length. */
 function withContentLength(headerBlock: string, length: number): string {
@@ -30,7 +39,7 @@ function withContentLength(headerBlock: string, length: number): string {
  * nothing has reached the client, passes the body through chunk by chunk with backpressure, and
  * records the outcome.
  */
-export class Exchange {
+export class Exchange implements LoadWaiter {
   readonly proxy: Proxy;
   readonly r: ClientRequest;
   readonly route: Route;
@@ -70,6 +79,13 @@ export class Exchange {
   firstByteAt: number;
   bytesOut: number;
   done: boolean;
+  /** The model column counted in flight on `endpoint` (per-model counts, for eviction), or -1. */
+  cellModel: number;
+  /** The model whose load this request waits for, or -1. */
+  waitingFor: number;
+  loadWaits: number;
+  /** performance.now() when the request first waited for a load, 0 if it never did. */
+  loadWaitStartedAt: number;
 
   constructor(proxy: Proxy, r: ClientRequest, route: Route, facts: RequestFacts, table: RoutingTable,
     model: ModelRoute, sessionHi: number, sessionLo: number, headerBlock: string) {
@@ -99,6 +115,10 @@ export class Exchange {
     this.firstByteAt = 0;
     this.bytesOut = 0;
     this.done = false;
+    this.cellModel = -1;
+    this.waitingFor = -1;
+    this.loadWaits = 0;
+    this.loadWaitStartedAt = 0;
   }
 
   /** Chooses an endpoint and sends the request there; answers the client itself when none can serve. */
@@ -123,13 +143,15 @@ export class Exchange {
     // it back and choose again without that endpoint. Rare: only under a race for the last slot.
     let skipped: number[] | null = null;
     let e: number;
+    const warmFirst = proxy.warmFirst && this.route.kind === RouteKind.Inference && this.loadWaits < MAX_LOAD_WAITS;
     for (;;) {
       e = proxy.selector.select(this.table, this.model, this.route.dialect, this.sessionHi, this.sessionLo,
-        skipped === null ? this.tried : this.tried === null ? skipped : [...this.tried, ...skipped]);
+        skipped === null ? this.tried : this.tried === null ? skipped : [...this.tried, ...skipped], warmFirst);
       if (e < 0 || endpoints.acquire(e) <= proxy.breaker.capacity(e, endpoints.maxConcurrency(e))) break;
       endpoints.release(e);
       (skipped ??= []).push(e);
     }
+    if (e === NO_ENDPOINT_COLD) return this.placeCold();
     if (e < 0) {
       proxy.sendError(r, this.route.dialect,
         skipped !== null ? proxy.noEndpointError(NO_ENDPOINT_SATURATED, this.model.name)
@@ -142,6 +164,10 @@ export class Exchange {
     this.trial = proxy.breaker.isTrial(e);
     this.trialOpening = this.trial ? proxy.breaker.openingOf(e) : 0;
     proxy.segment.holds.hold(proxy.statsSlot, e);
+    if (this.route.kind === RouteKind.Inference) {
+      this.cellModel = this.model.index;
+      proxy.segment.models.begin(e, this.cellModel, proxy.segment.header.nowSec());
+    }
     const target = proxy.pools.target(e);
     if (target === undefined) {
       proxy.sendError(r, this.route.dialect, proxy.noEndpointError(-1, this.model.name));
@@ -180,6 +206,36 @@ export class Exchange {
     const attempt = new UpstreamAttempt(this, `POST ${path} HTTP/1.1\r\nhost: ${target.hostHeader}\r\n${headerBlock}`, body);
     this.current = attempt;
     target.pool.dispatch(attempt);
+  }
+
+  /**
+   * No endpoint holding the model can take the request: place it (routing/placement.ts) and wait
+   * for the load — one this request claimed and asks the primary for, or one already under way.
+   */
+  placeCold(): void {
+    const proxy = this.proxy;
+    const m = this.model.index;
+    const planned = proxy.placement.plan(this.table, this.model, this.route.dialect, this.tried);
+    if (planned === PLAN_NO_CAPACITY) {
+      // Held somewhere but saturated there, and no room elsewhere: a busy model, not a missing one.
+      proxy.sendError(this.r, this.route.dialect, proxy.selector.warmSaturated > 0
+        ? proxy.noEndpointError(NO_ENDPOINT_SATURATED, this.model.name) : proxy.noCapacityError(this.model.name));
+      return this.finish();
+    }
+    if (planned >= 0) proxy.control.requestLoad(planned, m, this.facts.numCtx, this.facts.keepAlive);
+    this.loadWaits++;
+    this.waitingFor = m;
+    if (this.loadWaitStartedAt === 0) this.loadWaitStartedAt = performance.now();
+    proxy.loadWaiters.add(m, planned >= 0 ? planned : proxy.segment.modelInfo.loadingOn(m), this);
+  }
+
+  /** The load this request waited for ended: route again (the model is resident now), or answer its failure. */
+  loadDone(done: LoadDone): void {
+    this.waitingFor = -1;
+    if (this.done || this.r.aborted) return;
+    if (done.ok) return this.attempt();
+    this.proxy.sendError(this.r, this.route.dialect, this.proxy.loadError(done));
+    this.finish();
   }
 
   /** The route's own path (a client's trailing slash is not the backend's business) and the query. */
@@ -321,6 +377,10 @@ export class Exchange {
   /** The client went away: stop the upstream so the GPU stops generating. */
   clientAborted(): void {
     if (this.current !== null) this.abandon();
+    if (this.waitingFor >= 0) {
+      this.proxy.loadWaiters.remove(this.waitingFor, this);
+      this.waitingFor = -1;
+    }
     this.proxy.segment.stats.add(this.proxy.statsSlot, Counter.ClientAborts, 1);
     this.finish();
   }
@@ -372,6 +432,10 @@ export class Exchange {
     const endpoints = this.proxy.segment.endpoints;
     endpoints.release(this.endpoint);
     this.proxy.segment.holds.unhold(this.proxy.statsSlot, this.endpoint);
+    if (this.cellModel >= 0) {
+      this.proxy.segment.models.end(this.endpoint, this.cellModel);
+      this.cellModel = -1;
+    }
     // Only attempts that produced a response say anything about the endpoint's latency.
     if (this.firstByteAt !== 0) endpoints.recordLatencyUs(this.endpoint, Math.round((this.firstByteAt - this.attemptStartedAt) * 1000));
     this.endpoint = -1;

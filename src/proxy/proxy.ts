@@ -5,7 +5,10 @@ import type { Control } from '../core/control.js';
 import {
   CorralError, DialectUnsupportedError, InternalError, MethodNotAllowedError, ModelNotFoundError,
   NoEndpointError, NotFoundError, BodyTooLargeError, HeadersTooLargeError, RequestTimeoutError, InvalidRequestError,
+  ModelLoadError, NoCapacityError, UpstreamTimeoutError,
 } from '../core/errors.js';
+import type { LoadDone } from '../core/ipc.js';
+import { formatBytes } from '../core/format-bytes.js';
 import { emptyCatalog, type CatalogSnapshot } from '../core/catalog.js';
 import type { Segment } from '../state/segment.js';
 import { EndpointState } from '../state/endpoints.js';
@@ -22,6 +25,8 @@ import { analyseBody, RequestFacts } from '../protocol/request-body.js';
 import { isForwardableHeaderValue, isForwardableQuery } from '../protocol/forwarded-values.js';
 import { RoutingTable } from '../routing/routing-table.js';
 import { Selector, NO_ENDPOINT_DIALECT, NO_ENDPOINT_SATURATED } from '../routing/selector.js';
+import { Placement } from '../routing/placement.js';
+import { LoadWaiters } from './load-waiters.js';
 import { createStrategy } from '../routing/strategies.js';
 import { CircuitBreaker, CircuitChange } from '../routing/circuit-breaker.js';
 import { UpstreamPools } from '../upstream/pools.js';
@@ -34,6 +39,9 @@ const SESSION_SEED_HI = 0x9e3779b1;
 const SESSION_SEED_LO = 0x85ebca77;
 
 const HEALTH_BODY = JSON.stringify({ status: 'ok' });
+/** How much longer than models.load_timeout a request waits for a load before it is answered 504 itself. */
+const LOAD_WAIT_MARGIN_MS = 30_000;
+const MiB = 1024 * 1024;
 const RETRY_AFTER_SECONDS = '1';
 
 /**
@@ -46,6 +54,10 @@ export class Proxy implements RequestHandler {
   readonly log: Logger;
   readonly selector: Selector;
   readonly breaker: CircuitBreaker;
+  readonly placement: Placement;
+  readonly loadWaiters: LoadWaiters;
+  /** routing.placement is warm-first: inference requests prefer endpoints holding the model, and cold models are placed. */
+  readonly warmFirst: boolean;
   readonly pools: UpstreamPools;
   readonly requestIdHeader: string;
   readonly maxRetries: number;
@@ -66,6 +78,9 @@ export class Proxy implements RequestHandler {
     this.log = log;
     this.breaker = new CircuitBreaker(segment.endpoints, config.circuit_breaker);
     this.selector = new Selector(segment, createStrategy(config.routing.strategy), this.breaker);
+    this.placement = new Placement(segment, this.breaker);
+    this.loadWaiters = new LoadWaiters(config.models.load_timeout + LOAD_WAIT_MARGIN_MS);
+    this.warmFirst = config.routing.placement === 'warm-first';
     this.pools = new UpstreamPools(config.upstream);
     this.maxRetries = config.routing.max_retries;
     this.requestIdHeader = config.server.request_id_header;
@@ -232,6 +247,25 @@ export class Proxy implements RequestHandler {
     if (code === NO_ENDPOINT_DIALECT) return new DialectUnsupportedError(`no endpoint serving "${model}" speaks this API; use the other dialect`);
     if (code === NO_ENDPOINT_SATURATED) return new NoEndpointError(`every endpoint serving "${model}" is at max_concurrency; retry shortly`);
     return new NoEndpointError(`no healthy endpoint serves "${model}"`);
+  }
+
+  /** A load ended (primary's broadcast): the requests of this process waiting for that model go on. */
+  loadDone(done: LoadDone): void {
+    this.loadWaiters.wake(done);
+  }
+
+  /** The error a request waiting for a failed load receives (the class the primary named). */
+  loadError(done: LoadDone): CorralError {
+    if (done.code === NoCapacityError.code) return new NoCapacityError(done.message);
+    if (done.code === UpstreamTimeoutError.code) return new UpstreamTimeoutError(done.message);
+    return new ModelLoadError(done.message);
+  }
+
+  /** Placement found no endpoint with room for the model (its own error class, issue 11 step 6). */
+  noCapacityError(model: string): CorralError {
+    const p = this.placement;
+    return new NoCapacityError(`no endpoint has room for "${model}": it needs about ${formatBytes(p.needMiB * MiB)} of vRAM; ` +
+      `the largest free space is ${formatBytes(p.largestFreeMiB * MiB)}, and the resident models that could make room are busy or pinned`);
   }
 
   /** An error in the caller's dialect. A 503 that waiting can cure carries Retry-After unless another header is given. */

@@ -19,6 +19,10 @@ export class WorkerControl implements Control {
     this.#send({ kind: 'suspect', endpoint });
   }
 
+  requestLoad(endpoint: number, model: number, numCtx: number, keepAlive: string | number | null): void {
+    this.#send({ kind: 'load', endpoint, model, numCtx, keepAlive });
+  }
+
   status(): Promise<unknown> {
     return this.#ask('status');
   }

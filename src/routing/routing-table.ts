@@ -56,6 +56,8 @@ export class RoutingTable {
   readonly endpointUrls: readonly string[];
   /** Bit mask of protocol/dialect.ts Dialects each endpoint speaks (0 while its type is unknown). */
   readonly endpointDialects: Int32Array;
+  /** 1 where corral can load models on the endpoint (Ollama), 0 elsewhere (OpenAI-compatible servers serve what they have). */
+  readonly endpointLoads: Uint8Array;
   readonly endpointCount: number;
   readonly ollamaTagsBody: string;
   readonly ollamaPsBody: string;
@@ -73,7 +75,9 @@ export class RoutingTable {
     const urls: string[] = new Array(count).fill('');
     const types: ResolvedType[] = new Array<ResolvedType>(count).fill('unknown');
     this.endpointDialects = new Int32Array(count);
+    this.endpointLoads = new Uint8Array(count);
     for (const e of catalog.endpoints) {
+      this.endpointLoads[e.index] = e.type === 'ollama' ? 1 : 0;
       names[e.index] = e.name;
       types[e.index] = e.type;
       urls[e.index] = e.url;

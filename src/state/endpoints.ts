@@ -1,6 +1,7 @@
 import {
   E_CONSECUTIVE_FAILURES, E_EWMA_US, E_FAILURES, E_INFLIGHT, E_MAX_CONCURRENCY, E_PRIORITY, E_REQUESTS, E_STATE,
-  E_STATE_CHANGED_MS, E_STATE_CHANGED_SEC, E_WEIGHT, ENDPOINT_STRIDE, E_CIRCUIT, E_CIRCUIT_OPENED_MS, type Layout,
+  E_STATE_CHANGED_MS, E_STATE_CHANGED_SEC, E_WEIGHT, ENDPOINT_STRIDE, E_CIRCUIT, E_CIRCUIT_OPENED_MS,
+  E_LOADING_MODEL, E_VRAM_CAPACITY_MIB, E_VRAM_USED_MIB, type Layout,
 } from './layout.js';
 import type { Header } from './header.js';
 
@@ -208,6 +209,30 @@ export class EndpointTable {
     let healthy = 0;
     for (let i = 0; i < span; i++) if (this.state(i) === EndpointState.Healthy) healthy++;
     return healthy;
+  }
+
+  /** vRAM placement may fill, in MiB: the total less the reserve; 0 when unknown (no `vram`, no `gpus`). */
+  vramCapacityMiB(i: number): number {
+    return Atomics.load(this.#i32, i * ENDPOINT_STRIDE + E_VRAM_CAPACITY_MIB);
+  }
+
+  /** vRAM in use, in MiB: resident models' `size_vram` (plus, with `gpus`, what else nvidia-smi sees). */
+  vramUsedMiB(i: number): number {
+    return Atomics.load(this.#i32, i * ENDPOINT_STRIDE + E_VRAM_USED_MIB);
+  }
+
+  setVram(i: number, capacityMiB: number, usedMiB: number): void {
+    Atomics.store(this.#i32, i * ENDPOINT_STRIDE + E_VRAM_CAPACITY_MIB, capacityMiB);
+    Atomics.store(this.#i32, i * ENDPOINT_STRIDE + E_VRAM_USED_MIB, usedMiB);
+  }
+
+  /** The model the primary is loading on the endpoint now, or -1. Ollama holds every new request meanwhile. */
+  loadingModel(i: number): number {
+    return this.#i32[i * ENDPOINT_STRIDE + E_LOADING_MODEL]! - 1;
+  }
+
+  setLoadingModel(i: number, model: number): void {
+    Atomics.store(this.#i32, i * ENDPOINT_STRIDE + E_LOADING_MODEL, model + 1);
   }
 
   /** Zeroes every field, reserved ones included (used when an index is (re)assigned). */

@@ -16,9 +16,18 @@
  *   │  [0] state [1] inflight [2] maxConcurrency [3] priority [4] weight [5] ewmaLatencyUs     │
  *   │  [6] requests [7] failures [8] consecutiveFailures [9] stateChangedSec [10] ..Ms(0–999)│
  *   │  [11] circuit (closed/open/half-open) [12] circuitOpenedMs (u32, since created)         │
- *   │  [13..15] reserved                                                                      │
- *   ├──────────────────── models: maxEndpoints × maxModels × i32 flags (row-major) ──────────┤
- *   │ flags(e, m) at i32[e * maxModels + m]: AVAILABLE | LOADED | LOADING                    │
+ *   │  [13] vramCapacityMiB (total − reserve; 0 = unknown) [14] vramUsedMiB                   │
+ *   │  [15] loadingModel + 1 (the model the primary is loading there now; 0 = none)           │
+ *   ├──────────── models: maxEndpoints × maxModels cells × 32 B (MODEL_STRIDE i32, row-major) ─┤
+ *   │ cell (e, m) at i32[(e * maxModels + m) * MODEL_STRIDE]:                                 │
+ *   │  [0] flags AVAILABLE | LOADED (primary)  [1] vramMiB  [2] contextLength                 │
+ *   │  [3] expiresAtSec (since created; 0 = unknown)   (primary, from /api/ps)                │
+ *   │  [4] inflight (workers, Atomics.add)  [5] lastUsedSec (workers, since created)          │
+ *   │  [6..7] reserved                                                                        │
+ *   ├──────────── model info: maxModels × 16 B (MODEL_INFO_STRIDE i32) ───────────────────────┤
+ *   │ per model m: [0] needMiB (learned size_vram, else estimate; primary)                    │
+ *   │  [1] loadingOn (endpoint + 1; a worker claims a load by CAS 0 → e + 1, the primary      │
+ *   │      clears it when the load ends)  [2] flags PINNED (primary)  [3] loads completed     │
  *   ├──────────────────── sessions: sessionSlots × 16 B ─────────────────────────────────────┤
  *   │ slot = i32[hi, lo, endpoint, lastSeenSec]; hi 0 = empty, -1 = tombstone, -2 = busy     │
  *   ├──────────────────── stats: maxWorkers × STATS_SLOT_BYTES (f64) ────────────────────────┤
@@ -30,9 +39,11 @@
  *   └─────────────────────────────────────────────────────────────────────── byteLength ─────┘
  */
 
+import { MAX_MODEL_CELLS } from '../core/segment-limits.js';
+
 /** 'CRRL' little-endian-agnostic as an i32 value. */
 export const SEGMENT_MAGIC = 0x4352524c;
-export const LAYOUT_VERSION = 3;
+export const LAYOUT_VERSION = 4;
 
 export const CACHE_LINE = 64;
 
@@ -67,6 +78,25 @@ export const E_STATE_CHANGED_SEC = 9;
 export const E_STATE_CHANGED_MS = 10;
 export const E_CIRCUIT = 11;
 export const E_CIRCUIT_OPENED_MS = 12;
+export const E_VRAM_CAPACITY_MIB = 13;
+export const E_VRAM_USED_MIB = 14;
+export const E_LOADING_MODEL = 15;
+
+// Model cell (endpoint × model): eight i32, half a cache line.
+export const MODEL_STRIDE = 8;
+export const M_FLAGS = 0;
+export const M_VRAM_MIB = 1;
+export const M_CONTEXT = 2;
+export const M_EXPIRES_SEC = 3;
+export const M_INFLIGHT = 4;
+export const M_LAST_USED_SEC = 5;
+
+// Model info (per model): four i32.
+export const MODEL_INFO_STRIDE = 4;
+export const MI_NEED_MIB = 0;
+export const MI_LOADING_ON = 1;
+export const MI_FLAGS = 2;
+export const MI_LOADS = 3;
 
 // Session slot: four i32.
 export const SESSION_STRIDE = 4;
@@ -86,6 +116,7 @@ export const STATS_SLOT_BYTES = alignUp(STATS_SLOT_F64 * 8, CACHE_LINE);
 /** Upper bounds that keep every index an i32 and the segment far below a typical /dev/shm. */
 const LIMITS = { maxEndpoints: 4096, maxModels: 4096, sessionSlots: 1 << 24, maxWorkers: 1024 } as const;
 
+
 export interface SegmentSizes {
   readonly maxEndpoints: number;
   readonly maxModels: number;
@@ -103,6 +134,8 @@ export interface Layout {
   readonly endpointsBytes: number;
   readonly modelsOffset: number;
   readonly modelsBytes: number;
+  readonly modelInfoOffset: number;
+  readonly modelInfoBytes: number;
   readonly sessionsOffset: number;
   readonly sessionsBytes: number;
   readonly statsOffset: number;
@@ -132,6 +165,9 @@ export function computeLayout(sizes: SegmentSizes): Layout {
   if ((sizes.sessionSlots & (sizes.sessionSlots - 1)) !== 0) {
     throw new RangeError(`segment size sessionSlots must be a power of two, got ${sizes.sessionSlots}`);
   }
+  if (sizes.maxEndpoints * sizes.maxModels > MAX_MODEL_CELLS) {
+    throw new RangeError(`segment sizes maxEndpoints × maxModels must be at most ${MAX_MODEL_CELLS}, got ${sizes.maxEndpoints} × ${sizes.maxModels}`);
+  }
   const frozen: SegmentSizes = Object.freeze({
     maxEndpoints: sizes.maxEndpoints,
     maxModels: sizes.maxModels,
@@ -143,8 +179,10 @@ export function computeLayout(sizes: SegmentSizes): Layout {
   const endpointsOffset = alignUp(headerOffset + headerBytes, CACHE_LINE);
   const endpointsBytes = frozen.maxEndpoints * ENDPOINT_STRIDE * 4;
   const modelsOffset = alignUp(endpointsOffset + endpointsBytes, CACHE_LINE);
-  const modelsBytes = frozen.maxEndpoints * frozen.maxModels * 4;
-  const sessionsOffset = alignUp(modelsOffset + modelsBytes, CACHE_LINE);
+  const modelsBytes = frozen.maxEndpoints * frozen.maxModels * MODEL_STRIDE * 4;
+  const modelInfoOffset = alignUp(modelsOffset + modelsBytes, CACHE_LINE);
+  const modelInfoBytes = frozen.maxModels * MODEL_INFO_STRIDE * 4;
+  const sessionsOffset = alignUp(modelInfoOffset + modelInfoBytes, CACHE_LINE);
   const sessionsBytes = frozen.sessionSlots * SESSION_STRIDE * 4;
   const statsOffset = alignUp(sessionsOffset + sessionsBytes, CACHE_LINE);
   const statsBytes = frozen.maxWorkers * STATS_SLOT_BYTES;
@@ -156,6 +194,7 @@ export function computeLayout(sizes: SegmentSizes): Layout {
     headerOffset, headerBytes,
     endpointsOffset, endpointsBytes,
     modelsOffset, modelsBytes,
+    modelInfoOffset, modelInfoBytes,
     sessionsOffset, sessionsBytes,
     statsOffset, statsBytes, statsSlotBytes: STATS_SLOT_BYTES,
     holdsOffset, holdsBytes,

@@ -7,6 +7,7 @@ import {
 import { Header } from './header.js';
 import { EndpointTable } from './endpoints.js';
 import { ModelTable } from './models.js';
+import { ModelInfoTable } from './model-info.js';
 import { SessionTable } from './sessions.js';
 import { StatsTable } from './stats.js';
 import { HoldTable } from './holds.js';
@@ -26,6 +27,7 @@ export class Segment {
   readonly header: Header;
   readonly endpoints: EndpointTable;
   readonly models: ModelTable;
+  readonly modelInfo: ModelInfoTable;
   readonly sessions: SessionTable;
   readonly stats: StatsTable;
   readonly holds: HoldTable;
@@ -38,6 +40,7 @@ export class Segment {
     this.header = new Header(sab, layout);
     this.endpoints = new EndpointTable(sab, layout, this.header);
     this.models = new ModelTable(sab, layout);
+    this.modelInfo = new ModelInfoTable(sab, layout);
     this.sessions = new SessionTable(sab, layout);
     this.stats = new StatsTable(sab, layout);
     this.holds = new HoldTable(sab, layout);

@@ -176,9 +176,13 @@ export async function startCorral(t: Teardown, backends: SimBackend[], opts: Sta
   return proc;
 }
 
-/** Starts simulated backends on port 0 and stops them at teardown. */
+/**
+ * Starts simulated backends on port 0 and stops them at teardown. Their models are resident from
+ * the start unless a spec says `preload: false`: suites about routing, failover and errors see
+ * warm backends, as on a prewarmed GPU box; placement suites start them cold.
+ */
 export async function startBackends(t: Teardown, specs: SimOptions[]): Promise<SimBackend[]> {
-  const sims = await Promise.all(specs.map((s) => SimBackend.start(s)));
+  const sims = await Promise.all(specs.map((s) => SimBackend.start({ preload: true, ...s })));
   t.teardown(() => Promise.all(sims.map((s) => s.stop())));
   return sims;
 }

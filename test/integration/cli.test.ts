@@ -214,7 +214,7 @@ t.test('--print-config shows the effective config, defaults applied', async (t) 
     t.ok(c.server.workers >= 1, 'workers: auto resolved to the core count');
     t.same(c.endpoints, [{
       name: 'gpu-a', url: 'http://127.0.0.1:11434', type: 'auto', priority: 0, weight: 1, max_concurrency: 32, models: null,
-      health: { path: null, interval: 5000, timeout: 2000, fast_interval: 100 },
+      health: { path: null, interval: 5000, timeout: 2000, fast_interval: 100 }, vram: null, vram_reserve: { percent: 10 }, gpus: null,
     }], 'endpoint defaults; trailing slash removed from the url');
   });
 

@@ -16,7 +16,8 @@ import { HI, MODEL } from '../helpers/sim.js';
 
 type Dialect = 'ollama' | 'openai';
 /** Discovery and health probes: the only backend paths the primary itself requests. */
-const PROBE_PATHS = new Set(['/api/version', '/api/tags', '/api/ps', '/v1/models']);
+/** What the primary asks on its own (probes, discovery, vRAM accounting), never on a client's behalf. */
+const PROBE_PATHS = new Set(['/api/version', '/api/tags', '/api/ps', '/api/show', '/v1/models']);
 
 // ---------------------------------------------------------------------------------------------
 // Raw HTTP/1.1 over a socket

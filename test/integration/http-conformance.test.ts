@@ -41,7 +41,9 @@ function goodAnswer(requestId: string): string {
 
 function probeAnswer(path: string): string {
   const body = path === '/api/tags' ? JSON.stringify({ models: [STRICT, PAIR].map((m) => ({ name: m, model: m })) })
-    : path === '/api/ps' ? JSON.stringify({ models: [] }) : JSON.stringify({ version: '0.5.0' });
+    // Both resident (prewarmed): warm-first placement routes to it without asking for a load.
+    : path === '/api/ps' ? JSON.stringify({ models: [STRICT, PAIR].map((m) => ({ name: m, model: m, size: 1, size_vram: 1, expires_at: '2099-01-01T00:00:00Z' })) })
+      : JSON.stringify({ version: '0.5.0' });
   return `HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\n\r\n${body}`;
 }
 

@@ -127,8 +127,8 @@ function postJson(corral: CorralProcess, path: string, body: unknown, headers: R
 
 t.test('routes', async (t) => {
   const sims = await startBackends(t, [
-    { name: 'sim-a', models: MODELS['sim-a'].map((name) => ({ name })) },
-    { name: 'sim-b', models: MODELS['sim-b'].map((name) => ({ name })) },
+    { name: 'sim-a', models: MODELS['sim-a'].map((name) => ({ name })), preload: false },
+    { name: 'sim-b', models: MODELS['sim-b'].map((name) => ({ name })), preload: false },
     { name: 'sim-c', models: MODELS['sim-c'].map((name) => ({ name })), dialects: ['openai'] },
   ]);
   // Resident models before corral starts, so its discovery sees something in each /api/ps.
@@ -255,7 +255,8 @@ t.test('routes', async (t) => {
     t.test('GET /api/ps is the union over the Ollama backends', async (t) => {
       const r = await ollama.ps();
       const names = r.models.map((m) => m.name).sort();
-      t.same(names, ['llama3.2:1b', 'qwen2.5:7b'], 'the model resident on sim-a and the one on sim-b');
+      t.same(names, ['llama3.2:1b', 'nomic-embed-text:latest', 'qwen2.5:7b'],
+        'the model resident on sim-a, the one on sim-b, and the embedding model the requests above had loaded');
       for (const m of r.models) t.match(m, { size_vram: Number, expires_at: String }, m.name);
     });
 

@@ -64,7 +64,8 @@ let inferenceRequests = 0;
 
 function probeAnswer(path: string): string {
   const body = path === '/api/tags' ? JSON.stringify({ models: [{ name: MODEL, model: MODEL, size: 1, digest: 'x', details: {} }] })
-    : path === '/api/ps' ? JSON.stringify({ models: [] })
+    // Resident (prewarmed): warm-first placement routes to it without asking for a load.
+    : path === '/api/ps' ? JSON.stringify({ models: [{ name: MODEL, model: MODEL, size: 1, size_vram: 1, digest: 'x', details: {}, expires_at: '2099-01-01T00:00:00Z' }] })
       : path === '/v1/models' ? JSON.stringify({ object: 'list', data: [{ id: MODEL, object: 'model', created: 1, owned_by: 'x' }] })
         : JSON.stringify({ version: '0.12.0' });
   return `HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\n\r\n${body}`;

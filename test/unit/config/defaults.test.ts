@@ -5,7 +5,7 @@ import t from 'tap';
 import { parseDocument } from 'yaml';
 import {
   ENDPOINT_DEFAULTS, HEALTH_DEFAULTS, LOGGING_DEFAULTS, ROUTING_DEFAULTS, SERVER_DEFAULTS,
-  STATE_DEFAULTS, UPSTREAM_DEFAULTS, CIRCUIT_BREAKER_DEFAULTS,
+  STATE_DEFAULTS, UPSTREAM_DEFAULTS, CIRCUIT_BREAKER_DEFAULTS, MODELS_DEFAULTS,
 } from '../../../src/config/defaults.js';
 import { defaultConfig } from '../../../src/config/load.js';
 import { parseDuration, parseSize } from '../../../src/config/units.js';
@@ -32,6 +32,11 @@ t.test('defaults are the documented values', async (t) => {
     session_ttl: 30 * 60_000,
     session_slots: 65536,
     discovery_interval: 30_000,
+    placement: 'warm-first',
+  });
+  t.same(c.models, {
+    refresh_interval: 2000, estimate_factor: 1.2, load_timeout: 300_000, pinned: [], prewarm: [],
+    prefetch: { enabled: false, window: 200, confidence: 0.6 },
   });
   t.same(c.upstream, { connect_timeout: 5000, first_byte_timeout: 300_000, idle_timeout: 120_000, connections: 64 });
   t.same(c.circuit_breaker, { failures: 5, open_for: 10_000, half_open_requests: 1 });
@@ -46,6 +51,9 @@ t.test('defaults are the documented values', async (t) => {
     max_concurrency: 32,
     models: null,
     health: { path: null, interval: 5000, timeout: 2000, fast_interval: 100 },
+    vram: null,
+    vram_reserve: { percent: 10 },
+    gpus: null,
   }]);
   t.equal(c.source, null);
 });
@@ -63,11 +71,12 @@ t.test('config/corral.yaml states every default of defaults.ts', async (t) => {
   const doc = parseDocument(readFileSync(shipped, 'utf8')).toJS() as Record<string, Record<string, unknown>>;
   const norm = (v: unknown, d: unknown): unknown =>
     typeof d === 'number' && typeof v === 'string' ? (parseDuration(v) ?? parseSize(v)) : v;
-  const sections = { server: SERVER_DEFAULTS, routing: ROUTING_DEFAULTS, upstream: UPSTREAM_DEFAULTS, circuit_breaker: CIRCUIT_BREAKER_DEFAULTS, logging: LOGGING_DEFAULTS, state: STATE_DEFAULTS };
+  const sections = { server: SERVER_DEFAULTS, routing: ROUTING_DEFAULTS, upstream: UPSTREAM_DEFAULTS, circuit_breaker: CIRCUIT_BREAKER_DEFAULTS, logging: LOGGING_DEFAULTS, state: STATE_DEFAULTS, models: MODELS_DEFAULTS };
   for (const [name, defaults] of Object.entries(sections)) {
     for (const [key, d] of Object.entries(defaults)) {
       t.ok(key in doc[name]!, `${name}.${key} present`);
       if (key === 'management_port') t.equal(doc[name]![key], 11401);
+      else if (typeof d === 'object' && d !== null) t.same(doc[name]![key], d, `${name}.${key} = default`);
       else t.equal(norm(doc[name]![key], d), d, `${name}.${key} = default`);
     }
   }

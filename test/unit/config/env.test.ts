@@ -69,6 +69,6 @@ t.test('an invalid env value names the variable', async (t) => {
 t.test('ENV_OVERRIDES documents every variable, and config/corral.yaml mentions each', async (t) => {
   const { readFileSync } = await import('node:fs');
   const yaml = readFileSync(new URL('../../../config/corral.yaml', import.meta.url), 'utf8');
-  t.equal(ENV_OVERRIDES.length, 11);
+  t.equal(ENV_OVERRIDES.length, 12);
   for (const o of ENV_OVERRIDES) t.match(yaml, o.name, `${o.name} documented`);
 });

@@ -37,7 +37,7 @@ t.test('endpoints must list at least one endpoint', async (t) => {
   t.same(problems(null), ['endpoints: must list at least one endpoint']);
   t.same(problems({ endpoints: [] }), ['endpoints: must list at least one endpoint']);
   t.same(problems({ endpoints: 'http://x' }), ['endpoints: must be a list of endpoints']);
-  t.same(problems('nope'), ['(root): must be a mapping (server, routing, upstream, circuit_breaker, logging, state, endpoints)']);
+  t.same(problems('nope'), ['(root): must be a mapping (server, routing, upstream, circuit_breaker, logging, state, models, endpoints)']);
 });
 
 t.test('unknown keys suggest the closest known key', async (t) => {
@@ -139,4 +139,45 @@ t.test('defaultConfig goes through validation and does not mutate its input', as
   defaultConfig([input]);
   t.same(input, { name: 'a', url: 'http://h:1/' });
   t.notOk(Object.isFrozen(input));
+});
+
+t.test('placement settings: endpoint vram, vram_reserve, gpus; models section', async (t) => {
+  const ok = parseConfig({
+    routing: { placement: 'off' },
+    models: {
+      refresh_interval: '500ms', estimate_factor: 1.5, load_timeout: '2m', pinned: ['llama3.2:1b'],
+      prewarm: [{ model: 'qwen2.5:7b', endpoints: ['a'], keep_alive: '-1' }, { model: 'phi3' }],
+      prefetch: { enabled: true, window: 50, confidence: 0.8 },
+    },
+    endpoints: [
+      { name: 'a', url: 'http://h:1', vram: '24GiB', vram_reserve: '2GiB' },
+      { name: 'b', url: 'http://h:2', gpus: [0, 1], vram_reserve: '5%' },
+    ],
+  });
+  t.equal(ok.routing.placement, 'off');
+  t.same(ok.endpoints[0]!.vram, 24 * 1024 ** 3);
+  t.same(ok.endpoints[0]!.vram_reserve, { bytes: 2 * 1024 ** 3 });
+  t.same(ok.endpoints[1]!.vram_reserve, { percent: 5 });
+  t.same(ok.endpoints[1]!.gpus, [0, 1]);
+  t.same(ok.models.prewarm, [{ model: 'qwen2.5:7b', endpoints: ['a'], keep_alive: '-1' }, { model: 'phi3', endpoints: null, keep_alive: null }]);
+  t.same(ok.models.prefetch, { enabled: true, window: 50, confidence: 0.8 });
+  t.equal(ok.models.refresh_interval, 500);
+  t.same(problems({
+    routing: { placement: 'hot' },
+    models: { estimate_factor: 0, pinned: 'x', prewarm: [{ endpoints: ['a'] }, { model: 'm', endpoints: ['zz'], keep_alive: 'soon' }], prefetch: { confidence: 2 } },
+    endpoints: [{ name: 'a', url: 'http://h:1', vram: 'lots', vram_reserve: '120%', gpus: [0, 0] }],
+  }), [
+    'routing.placement: must be one of warm-first, off',
+    'endpoints[0].vram: must be a size (integer bytes or a string like 512KiB, 50MiB, 1GB)',
+    'endpoints[0].vram_reserve: must be a percentage from 0% to 99% of the total, or a size',
+    'endpoints[0].gpus: lists a GPU twice',
+    'models.estimate_factor: must be a number from 0.1 to 100',
+    'models.pinned: must be a list of model names',
+    'models.prewarm[0].model: is required (a model name)',
+    'models.prewarm[1].endpoints[0]: names no endpoint (endpoints are a)',
+    'models.prewarm[1].keep_alive: must be an Ollama keep_alive: seconds as a number (-1 = forever) or a duration like 10m, 1h',
+    'models.prefetch.confidence: must be a number greater than 0 and at most 1',
+  ]);
+  t.same(problems({ state: { max_endpoints: 4096, max_models: 4096 }, endpoints: [{ name: 'a', url: 'http://h:1' }] }),
+    ['state.max_models: state.max_endpoints × state.max_models must be at most 1048576 (4096 × 4096 is 16777216)']);
 });

@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { pack, unpack } from 'msgpackr';
 import t from 'tap';
 import { restoreSnapshot, writeSnapshot } from '../../../src/primary/snapshot.js';
+import { ModelNeeds } from '../../../src/primary/model-needs.js';
 import { hash32 } from '../../../src/state/hash.js';
 import { H_CREATED_AT_SEC } from '../../../src/state/layout.js';
 import { createSegment, Segment } from '../../../src/state/segment.js';
@@ -39,11 +40,11 @@ t.test('round trip: pins and latency survive into a new segment, with the same n
   old.endpoints.casCircuit(2, CircuitState.Closed, CircuitState.Open);
 
   const written = writeSnapshot(file, old, names, TTL);
-  t.same(written, { sessions: 55, endpoints: 3 });
+  t.same(written, { sessions: 55, endpoints: 3, modelNeeds: 0 });
 
   const fresh = segment();
   const restored = restoreSnapshot(file, fresh, names, TTL);
-  t.same(restored, { sessions: 55, endpoints: 3 });
+  t.same(restored, { sessions: 55, endpoints: 3, modelNeeds: 0 });
   const freshNow = fresh.header.nowSec();
   keys.forEach(([hi, lo], i) => t.equal(fresh.sessions.lookup(hi, lo, freshNow), i % 3, `conv-${i}`));
   odd.forEach(([hi, lo], i) => t.equal(fresh.sessions.lookup(hi, lo, freshNow), i % 3, `odd key ${hi}/${lo}`));
@@ -97,7 +98,7 @@ t.test('reordered, removed and added endpoints: pins follow the name', async (t)
   writeSnapshot(file, old, ['a', 'b', 'c'], TTL);
 
   const reordered = segment();
-  t.same(restoreSnapshot(file, reordered, ['c', 'a', 'b'], TTL), { sessions: 3, endpoints: 3 });
+  t.same(restoreSnapshot(file, reordered, ['c', 'a', 'b'], TTL), { sessions: 3, endpoints: 3, modelNeeds: 0 });
   const n = reordered.header.nowSec();
   t.equal(reordered.sessions.lookup(...pins.a, n), 1);
   t.equal(reordered.sessions.lookup(...pins.b, n), 2);
@@ -105,7 +106,7 @@ t.test('reordered, removed and added endpoints: pins follow the name', async (t)
   t.same([0, 1, 2].map((i) => reordered.endpoints.ewmaLatencyUs(i)), [3000, 1000, 2000]);
 
   const shrunk = segment();
-  t.same(restoreSnapshot(file, shrunk, ['new', 'c', 'a'], TTL), { sessions: 2, endpoints: 2 });
+  t.same(restoreSnapshot(file, shrunk, ['new', 'c', 'a'], TTL), { sessions: 2, endpoints: 2, modelNeeds: 0 });
   const m = shrunk.header.nowSec();
   t.equal(shrunk.sessions.lookup(...pins.a, m), 2);
   t.equal(shrunk.sessions.lookup(...pins.b, m), -1, 'b is gone: its pin is dropped');
@@ -126,10 +127,10 @@ t.test('expired pins are dropped (on write and on restore)', async (t) => {
   old.sessions.pin(...hourOld, 0, now - 3600);
   old.sessions.pin(...dayOld, 0, now - 86_400);
   // Written with a 2 h TTL: the day-old pin is already expired and is not written.
-  t.same(writeSnapshot(file, old, ['a'], 2 * 3600_000), { sessions: 2, endpoints: 1 });
+  t.same(writeSnapshot(file, old, ['a'], 2 * 3600_000), { sessions: 2, endpoints: 1, modelNeeds: 0 });
   // Restored with 30 min: the hour-old pin has expired too.
   const seg = segment();
-  t.same(restoreSnapshot(file, seg, ['a'], TTL), { sessions: 1, endpoints: 1 });
+  t.same(restoreSnapshot(file, seg, ['a'], TTL), { sessions: 1, endpoints: 1, modelNeeds: 0 });
   t.equal(seg.sessions.lookup(...fresh, seg.header.nowSec()), 0);
   t.equal(seg.sessions.lookup(...hourOld, seg.header.nowSec()), -1);
   t.equal(seg.sessions.lookup(...dayOld, seg.header.nowSec()), -1);
@@ -141,7 +142,7 @@ t.test('pins to an index outside the endpoint list are not written', async (t) =
   const old = segment();
   old.sessions.pin(...key('ok'), 0, old.header.nowSec());
   old.sessions.pin(...key('stale'), 5, old.header.nowSec());
-  t.same(writeSnapshot(file, old, ['a'], TTL), { sessions: 1, endpoints: 1 });
+  t.same(writeSnapshot(file, old, ['a'], TTL), { sessions: 1, endpoints: 1, modelNeeds: 0 });
 });
 
 t.test("'' marks an unused segment row (a gap left by a reload), on write and on restore", async (t) => {
@@ -152,12 +153,12 @@ t.test("'' marks an unused segment row (a gap left by a reload), on write and on
   old.sessions.pin(...key('to-a'), 0, now);
   old.sessions.pin(...key('to-gap'), 1, now);
   old.sessions.pin(...key('to-c'), 2, now);
-  t.same(writeSnapshot(file, old, ['a', '', 'c'], TTL), { sessions: 2, endpoints: 2 });
+  t.same(writeSnapshot(file, old, ['a', '', 'c'], TTL), { sessions: 2, endpoints: 2, modelNeeds: 0 });
   const raw = unpack(readFileSync(file)) as { endpoints: Array<{ name: string }> };
   t.same(raw.endpoints.map((e) => e.name), ['a', 'c']);
 
   const fresh = segment();
-  t.same(restoreSnapshot(file, fresh, ['', 'c', '', 'a'], TTL), { sessions: 2, endpoints: 2 });
+  t.same(restoreSnapshot(file, fresh, ['', 'c', '', 'a'], TTL), { sessions: 2, endpoints: 2, modelNeeds: 0 });
   const n = fresh.header.nowSec();
   t.equal(fresh.sessions.lookup(...key('to-a'), n), 3);
   t.equal(fresh.sessions.lookup(...key('to-c'), n), 1);
@@ -178,7 +179,7 @@ t.test('a restore into a smaller table keeps what fits', async (t) => {
 t.test('a missing file restores nothing, silently', async (t) => {
   const dir = t.testdir({});
   const seg = segment();
-  t.same(restoreSnapshot(join(dir, 'nope'), seg, ['a'], TTL), { sessions: 0, endpoints: 0 });
+  t.same(restoreSnapshot(join(dir, 'nope'), seg, ['a'], TTL), { sessions: 0, endpoints: 0, modelNeeds: 0 });
   t.equal(seg.sessions.count(), 0);
 });
 
@@ -233,4 +234,24 @@ t.test('writes are atomic: no .tmp left, an old snapshot replaced whole', async 
   mkdirSync(target);
   t.throws(() => writeSnapshot(target, seg, ['a'], TTL), 'renaming over a directory fails');
   t.notOk(existsSync(`${target}.tmp`), 'no .tmp left behind after a failure');
+});
+
+t.test('learned vRAM needs survive a restart; a malformed entry refuses the file', async (t) => {
+  const dir = t.testdir({});
+  const file = join(dir, 'state.msgpack');
+  const old = createSegment({ maxEndpoints: 2, maxModels: 2, sessionSlots: 16, maxWorkers: 1 }, null);
+  const needs = new ModelNeeds();
+  needs.observe('qwen2.5:7b', 4096, 5_000_000_000);
+  needs.observe('qwen2.5:7b', 32768, 7_000_000_000);
+  needs.observe('llama3.2', 0, 2_000_000_000);
+  t.same(writeSnapshot(file, old, ['a'], TTL, needs), { sessions: 0, endpoints: 1, modelNeeds: 3 });
+  const fresh = createSegment({ maxEndpoints: 2, maxModels: 2, sessionSlots: 16, maxWorkers: 1 }, null);
+  const restored = new ModelNeeds();
+  t.same(restoreSnapshot(file, fresh, ['a'], TTL, restored), { sessions: 0, endpoints: 1, modelNeeds: 3 });
+  t.same(restored.need('qwen2.5:7b', 4096, 0, 1.2), { bytes: 5_000_000_000, source: 'learned' });
+  t.same(restored.need('qwen2.5:7b', 0, 0, 1.2), { bytes: 7_000_000_000, source: 'learned' }, 'the latest stays the latest');
+  t.same(restored.need('llama3.2:latest', 0, 0, 1.2), { bytes: 2_000_000_000, source: 'learned' }, 'either spelling');
+  t.same(restored.need('qwen2.5:7b', 8192, 4_000_000_000, 1.2), { bytes: 4_800_000_000, source: 'estimate' }, 'an unseen context is estimated');
+  writeFileSync(file, pack({ format: 'corral-state', version: 1, writtenAtMs: 1, endpoints: [], sessions: [], modelNeeds: [['m', 0, 0]] }));
+  t.throws(() => restoreSnapshot(file, fresh, ['a'], TTL, new ModelNeeds()), /malformed model need 0/);
 });

@@ -8,10 +8,21 @@ const facts = (body: unknown, streamsByDefault = false) => {
 };
 
 t.test('extracts model and stream flag', async (t) => {
-  t.same(facts({ model: 'llama3.2', stream: true }), { model: 'llama3.2', stream: true });
-  t.same(facts({ model: 'm' }), { model: 'm', stream: false });
-  t.same(facts({ model: 'm' }, true), { model: 'm', stream: true }, 'Ollama chat streams unless told not to');
-  t.same(facts({ model: 'm', stream: false }, true), { model: 'm', stream: false });
+  const plain = { numCtx: 0, keepAlive: null };
+  t.same(facts({ model: 'llama3.2', stream: true }), { model: 'llama3.2', stream: true, ...plain });
+  t.same(facts({ model: 'm' }), { model: 'm', stream: false, ...plain });
+  t.same(facts({ model: 'm' }, true), { model: 'm', stream: true, ...plain }, 'Ollama chat streams unless told not to');
+  t.same(facts({ model: 'm', stream: false }, true), { model: 'm', stream: false, ...plain });
+});
+
+t.test('reads Ollama options.num_ctx and keep_alive for a load corral makes, without judging them', async (t) => {
+  t.match(facts({ model: 'm', options: { num_ctx: 8192 }, keep_alive: '10m' }), { numCtx: 8192, keepAlive: '10m' });
+  t.match(facts({ model: 'm', keep_alive: -1 }), { numCtx: 0, keepAlive: -1 });
+  for (const numCtx of [0, -1, 1.5, '4096', null, 2 ** 40]) {
+    t.equal(facts({ model: 'm', options: { num_ctx: numCtx } }).numCtx, 0, `num_ctx ${JSON.stringify(numCtx)} is left to the backend`);
+  }
+  t.equal(facts({ model: 'm', options: null }).numCtx, 0);
+  t.equal(facts({ model: 'm', keep_alive: { x: 1 } }).keepAlive, null);
 });
 
 t.test('/api/show may name the model with the older `name` field', async (t) => {

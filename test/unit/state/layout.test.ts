@@ -15,6 +15,7 @@ t.test('tables are cache-line aligned, non-overlapping and inside the segment', 
       ['header', l.headerOffset, l.headerBytes],
       ['endpoints', l.endpointsOffset, l.endpointsBytes],
       ['models', l.modelsOffset, l.modelsBytes],
+      ['model info', l.modelInfoOffset, l.modelInfoBytes],
       ['sessions', l.sessionsOffset, l.sessionsBytes],
       ['stats', l.statsOffset, l.statsBytes],
     ];
@@ -29,7 +30,8 @@ t.test('tables are cache-line aligned, non-overlapping and inside the segment', 
     t.equal(l.byteLength % CACHE_LINE, 0);
     t.equal(l.statsSlotBytes % CACHE_LINE, 0, 'stats slots do not share cache lines');
     t.equal(l.endpointsBytes, s.maxEndpoints * 64);
-    t.equal(l.modelsBytes, s.maxEndpoints * s.maxModels * 4);
+    t.equal(l.modelsBytes, s.maxEndpoints * s.maxModels * 32, 'one 32-byte cell per (endpoint, model)');
+    t.equal(l.modelInfoBytes, s.maxModels * 16);
     t.equal(l.sessionsBytes, s.sessionSlots * 16);
   }
   t.equal(HISTOGRAM_BUCKETS, 32);
@@ -41,4 +43,5 @@ t.test('rejects bad sizes', async (t) => {
   t.throws(() => computeLayout({ ...ok, maxEndpoints: 0 }), /maxEndpoints/);
   t.throws(() => computeLayout({ ...ok, maxModels: 1.5 }), /maxModels/);
   t.throws(() => computeLayout({ ...ok, maxWorkers: 1e6 }), /maxWorkers/);
+  t.throws(() => computeLayout({ ...ok, maxEndpoints: 4096, maxModels: 4096 }), /maxEndpoints × maxModels must be at most 1048576/);
 });

@@ -1,0 +1,351 @@
+import type { Config, PrewarmConfig } from '../config/types.js';
+import { canonicalModelName } from '../core/catalog.js';
+import { ModelLoadError, NoCapacityError, UpstreamTimeoutError } from '../core/errors.js';
+import type { LoadDone } from '../core/ipc.js';
+import type { Logger } from '../observe/logger.js';
+import { CircuitBreaker } from '../routing/circuit-breaker.js';
+import { EndpointState } from '../state/endpoints.js';
+import { MODEL_PINNED } from '../state/model-info.js';
+import { MODEL_AVAILABLE, MODEL_LOADED } from '../state/models.js';
+import type { Segment } from '../state/segment.js';
+import type { CatalogBuilder } from './catalog-builder.js';
+import type { EndpointRegistry } from './endpoint-registry.js';
+import { ProbeError, postJson } from './probe-client.js';
+import type { VramAccountant } from './vram-accounting.js';
+import { formatBytes } from '../core/format-bytes.js';
+
+export type LoadOrigin = 'request' | 'prewarm' | 'prefetch' | 'orphan';
+
+/** One model load, queued per endpoint. */
+class LoadJob {
+  readonly endpoint: number;
+  readonly model: number;
+  readonly numCtx: number;
+  readonly keepAlive: string | number | null;
+  readonly origin: LoadOrigin;
+  /** Prewarm and prefetch wait for their own load; requests are woken by the broadcast. */
+  readonly settle: ((done: LoadDone) => void) | null;
+  constructor(endpoint: number, model: number, numCtx: number, keepAlive: string | number | null, origin: LoadOrigin,
+    settle: ((done: LoadDone) => void) | null) {
+    this.endpoint = endpoint;
+    this.model = model;
+    this.numCtx = numCtx;
+    this.keepAlive = keepAlive;
+    this.origin = origin;
+    this.settle = settle;
+  }
+}
+
+/** A load that cannot go ahead, with the error class its waiting requests receive. */
+class LoadRefused extends Error {
+  readonly code: string;
+  readonly status: number;
+  constructor(code: string, status: number, message: string) {
+    super(message);
+    this.code = code;
+    this.status = status;
+  }
+}
+
+/** Counters shown in /internal/status (`placement`). */
+export class LoadCounters {
+  loads = 0;
+  loadFailures = 0;
+  evictions = 0;
+  /** Loads skipped because the model was already resident when the job ran. */
+  alreadyLoaded = 0;
+  /** Recent load durations in ms (newest last, at most 64) for the operator's view. */
+  readonly recentLoadMs: number[] = [];
+}
+
+/**
+ * The load coordinator (primary): performs every model load and eviction corral decides on.
+ * Workers claim a cold model's load in the segment (ModelInfoTable.claimLoad: only one claim per
+ * model can exist) and ask here over IPC; prewarm and prefetch ask directly. Loads run one at a
+ * time per endpoint (Ollama's scheduler serialises them anyway), each evicting only idle,
+ * unpinned models, least recently used first, when the model does not fit; the outcome is
+ * written to the segment before it is broadcast, so a woken request routes on fresh flags.
+ */
+export class LoadCoordinator {
+  readonly counters = new LoadCounters();
+  readonly #segment: Segment;
+  readonly #registry: EndpointRegistry;
+  readonly #catalog: CatalogBuilder;
+  readonly #accountant: VramAccountant;
+  readonly #log: Logger;
+  readonly #publish: (done: LoadDone) => void;
+  readonly #queues = new Map<number, LoadJob[]>();
+  readonly #running = new Set<number>();
+  /** Models with a job queued or running (a claim without one is an orphan: see adoptOrphans). */
+  readonly #jobModels = new Set<number>();
+  /** Claims seen without a job at the last check. */
+  #suspectClaims = new Set<number>();
+  #config: Config;
+  #breaker: CircuitBreaker;
+  #stopped = false;
+
+  constructor(config: Config, segment: Segment, registry: EndpointRegistry, catalog: CatalogBuilder, accountant: VramAccountant,
+    log: Logger, publish: (done: LoadDone) => void) {
+    this.#config = config;
+    this.#segment = segment;
+    this.#registry = registry;
+    this.#catalog = catalog;
+    this.#accountant = accountant;
+    this.#log = log;
+    this.#publish = publish;
+    this.#breaker = new CircuitBreaker(segment.endpoints, config.circuit_breaker);
+  }
+
+  reconfigure(config: Config): void {
+    this.#config = config;
+    this.#breaker = new CircuitBreaker(this.#segment.endpoints, config.circuit_breaker);
+  }
+
+  stop(): void {
+    this.#stopped = true;
+  }
+
+  /** A worker claimed the load of `model` on `endpoint` and asks for it (IPC `load`). */
+  request(endpoint: number, model: number, numCtx: number, keepAlive: string | number | null): void {
+    this.#enqueue(new LoadJob(endpoint, model, numCtx, keepAlive, 'request', null));
+  }
+
+  /** The model loading on `endpoint`, or -1. */
+  loadingOn(endpoint: number): number {
+    return this.#segment.endpoints.loadingModel(endpoint);
+  }
+
+  /** Queued loads per endpoint (for /internal/status). */
+  queued(endpoint: number): number {
+    return this.#queues.get(endpoint)?.length ?? 0;
+  }
+
+  /**
+   * Loads `model` on `endpoint` for corral itself (prewarm, prefetch): claims it first, so requests
+   * arriving meanwhile join this load. Resolves with the outcome; null when another load of the
+   * model was already claimed (it will happen anyway).
+   */
+  loadFor(origin: LoadOrigin, endpoint: number, model: number, keepAlive: string | number | null): Promise<LoadDone | null> {
+    if (this.#segment.modelInfo.claimLoad(model, endpoint) >= 0) return Promise.resolve(null);
+    return new Promise((resolve) => this.#enqueue(new LoadJob(endpoint, model, 0, keepAlive, origin, resolve)));
+  }
+
+  #enqueue(job: LoadJob): void {
+    let q = this.#queues.get(job.endpoint);
+    if (q === undefined) this.#queues.set(job.endpoint, (q = []));
+    q.push(job);
+    this.#jobModels.add(job.model);
+    if (!this.#running.has(job.endpoint)) void this.#drain(job.endpoint);
+  }
+
+  async #drain(endpoint: number): Promise<void> {
+    this.#running.add(endpoint);
+    try {
+      for (;;) {
+        const job = this.#queues.get(endpoint)?.shift();
+        if (job === undefined) break;
+        const done = await this.#run(job);
+        this.#jobModels.delete(job.model);
+        job.settle?.(done);
+        this.#publish(done);
+      }
+    } finally {
+      this.#running.delete(endpoint);
+      this.#queues.delete(endpoint);
+    }
+  }
+
+  async #run(job: LoadJob): Promise<LoadDone> {
+    const seg = this.#segment;
+    const e = job.endpoint;
+    const m = job.model;
+    const startedAt = performance.now();
+    const cfg = this.#registry.get(e);
+    const model = this.#catalog.snapshot.models.find((x) => x.index === m);
+    const endpointName = cfg?.name ?? `#${e}`;
+    const modelName = model?.name ?? `#${m}`;
+    seg.endpoints.setLoadingModel(e, m);
+    try {
+      if (this.#stopped) throw new LoadRefused(ModelLoadError.code, 502, `corral is shutting down; "${modelName}" was not loaded`);
+      if (cfg === null || model === undefined || this.#catalog.type(e) !== 'ollama') {
+        throw new LoadRefused(ModelLoadError.code, 502, `endpoint ${endpointName} cannot load "${modelName}" (not an Ollama endpoint of the current configuration)`);
+      }
+      if ((seg.models.flags(e, m) & MODEL_AVAILABLE) === 0) {
+        throw new LoadRefused(ModelLoadError.code, 502, `endpoint ${endpointName} no longer lists "${modelName}"`);
+      }
+      if (seg.endpoints.state(e) !== EndpointState.Healthy) {
+        throw new LoadRefused(ModelLoadError.code, 502, `endpoint ${endpointName} is not healthy; "${modelName}" was not loaded`);
+      }
+      const listed = model.listedAs?.[model.endpoints.indexOf(e)] ?? model.name;
+      await this.#accountant.refresh(e);
+      if ((seg.models.flags(e, m) & MODEL_LOADED) !== 0 && (job.numCtx === 0 || seg.models.context(e, m) === job.numCtx)) {
+        this.counters.alreadyLoaded++;
+        seg.models.touch(e, m, seg.header.nowSec());
+        return { model: m, endpoint: e, ok: true, code: '', status: 200, message: '' };
+      }
+      await this.#makeRoom(e, m, modelName, endpointName, job.numCtx);
+      await this.#load(cfg.url, listed, job, endpointName);
+      seg.models.touch(e, m, seg.header.nowSec());
+      await this.#accountant.refresh(e);
+      const ms = Math.round(performance.now() - startedAt);
+      this.counters.loads++;
+      this.counters.recentLoadMs.push(ms);
+      if (this.counters.recentLoadMs.length > 64) this.counters.recentLoadMs.shift();
+      this.#log.info({ endpoint: endpointName, model: modelName, ms, origin: job.origin }, 'model loaded');
+      return { model: m, endpoint: e, ok: true, code: '', status: 200, message: '' };
+    } catch (err) {
+      this.counters.loadFailures++;
+      const refused = err instanceof LoadRefused ? err : new LoadRefused(ModelLoadError.code, 502, `loading "${modelName}" on endpoint ${endpointName} failed: ${(err as Error).message}`);
+      if (refused.code !== NoCapacityError.code && !this.#stopped) this.#breaker.onFailure(e);
+      this.#log.warn({ endpoint: endpointName, model: modelName, origin: job.origin, code: refused.code, err: refused.message }, 'model load failed');
+      return { model: m, endpoint: e, ok: false, code: refused.code, status: refused.status, message: refused.message };
+    } finally {
+      seg.endpoints.setLoadingModel(e, -1);
+      seg.modelInfo.releaseLoad(m, e);
+    }
+  }
+
+  /**
+   * Unloads idle, unpinned models on `e`, least recently used first, until `m` fits. A victim's
+   * LOADED flag is cleared before its in-flight count is checked, so no worker starts a new
+   * request on it past that point; one that turned out busy keeps its flag and is skipped.
+   */
+  async #makeRoom(e: number, m: number, modelName: string, endpointName: string, numCtx: number): Promise<void> {
+    const seg = this.#segment;
+    const space = this.#accountant.space(e);
+    if (space.capacity === null) return; // unknown total: Ollama evicts on its own
+    const need = this.#accountant.need(modelName, numCtx).bytes;
+    let free = space.capacity - space.used;
+    if (need <= free) return;
+    if (need > space.capacity) {
+      throw new LoadRefused(NoCapacityError.code, 503, `model "${modelName}" needs about ${formatBytes(need)} of vRAM; endpoint ${endpointName} has ${formatBytes(space.capacity)} in all (vram less vram_reserve)`);
+    }
+    const victims = this.#idleResidents(e, m);
+    let evictable = 0;
+    for (const v of victims) evictable += v.bytes;
+    if (free + evictable < need) {
+      // Nothing is unloaded for a load that could not go ahead anyway.
+      throw new LoadRefused(NoCapacityError.code, 503, `model "${modelName}" needs about ${formatBytes(need)} of vRAM; endpoint ${endpointName} has ${formatBytes(Math.max(0, free))} free and ${formatBytes(evictable)} in idle models corral may evict`);
+    }
+    for (const v of victims) {
+      if (free >= need) break;
+      if (!seg.models.clearLoaded(e, v.column)) continue;
+      if (seg.models.inflight(e, v.column) > 0) {
+        seg.models.setFlags(e, v.column, seg.models.flags(e, v.column) | MODEL_LOADED); // became busy: keep it
+        continue;
+      }
+      const cfg = this.#registry.get(e)!;
+      this.#accountant.forget(e, v.name);
+      try {
+        const answer = await postJson(cfg.url, '/api/generate', { model: v.name, keep_alive: 0 }, this.#config.models.load_timeout);
+        if (answer.status !== 200) throw new Error(`HTTP ${answer.status}${ollamaError(answer.doc)}`);
+      } catch (err) {
+        this.#log.warn({ endpoint: endpointName, model: v.name, err: (err as Error).message }, 'unloading a model failed');
+        continue;
+      }
+      this.counters.evictions++;
+      this.#log.info({ endpoint: endpointName, model: v.name, for: modelName, freed: v.bytes }, 'model evicted');
+      free += v.bytes;
+    }
+    await this.#accountant.refresh(e);
+    const after = this.#accountant.space(e);
+    if (after.capacity !== null && need > after.capacity - after.used) {
+      throw new LoadRefused(NoCapacityError.code, 503, `model "${modelName}" needs about ${formatBytes(need)} of vRAM; endpoint ${endpointName} has ${formatBytes(Math.max(0, after.capacity - after.used))} free and its other resident models are busy or pinned`);
+    }
+  }
+
+  /** Resident models on `e` that corral may evict for `m`: idle, unpinned, not `m`, least recently used first. */
+  #idleResidents(e: number, m: number): { column: number; name: string; bytes: number }[] {
+    const seg = this.#segment;
+    const out: { column: number; name: string; bytes: number; lastUsed: number }[] = [];
+    for (const model of this.#catalog.snapshot.models) {
+      const c = model.index;
+      if (c === m || (seg.models.flags(e, c) & MODEL_LOADED) === 0) continue;
+      if (seg.models.inflight(e, c) > 0 || (seg.modelInfo.flags(c) & MODEL_PINNED) !== 0) continue;
+      if (seg.modelInfo.loadingOn(c) === e) continue;
+      const listed = model.listedAs?.[model.endpoints.indexOf(e)] ?? model.name;
+      out.push({ column: c, name: listed, bytes: seg.models.vramMiB(e, c) * 1024 * 1024, lastUsed: seg.models.lastUsedSec(e, c) });
+    }
+    out.sort((a, b) => a.lastUsed - b.lastUsed);
+    return out;
+  }
+
+  /** `POST /api/generate` with only the model (and keep_alive, and num_ctx when the request set one): Ollama's documented load. */
+  async #load(url: string, model: string, job: LoadJob, endpointName: string): Promise<void> {
+    const body: Record<string, unknown> = { model };
+    if (job.keepAlive !== null) body.keep_alive = job.keepAlive;
+    // A runner loaded at another context length would be reloaded by the request that follows.
+    if (job.numCtx > 0) body.options = { num_ctx: job.numCtx };
+    const timeout = this.#config.models.load_timeout;
+    let answer;
+    try {
+      answer = await postJson(url, '/api/generate', body, timeout);
+    } catch (err) {
+      if (err instanceof ProbeError && /no answer within/.test(err.message)) {
+        throw new LoadRefused(UpstreamTimeoutError.code, 504, `loading "${model}" on endpoint ${endpointName} did not finish within models.load_timeout (${timeout} ms)`);
+      }
+      throw err;
+    }
+    if (answer.status !== 200) {
+      throw new LoadRefused(ModelLoadError.code, 502, `loading "${model}" on endpoint ${endpointName} failed: HTTP ${answer.status}${ollamaError(answer.doc)}`);
+    }
+  }
+
+  /**
+   * Loads every `models.prewarm` entry on its endpoints (all Ollama endpoints listing the model
+   * when none are named), or only on `onlyEndpoint` (it just came back: a restarted backend has
+   * an empty GPU). Sequential: one model after another, never racing requests for vRAM.
+   */
+  async prewarm(onlyEndpoint = -1): Promise<void> {
+    for (const w of this.#config.models.prewarm) {
+      for (const e of this.#prewarmTargets(w)) {
+        if (onlyEndpoint >= 0 && e !== onlyEndpoint) continue;
+        if (this.#stopped) return;
+        const m = this.#catalog.columnOf(w.model);
+        if (m < 0 || (this.#segment.models.flags(e, m) & MODEL_LOADED) !== 0) continue;
+        const done = await this.loadFor('prewarm', e, m, w.keep_alive);
+        if (done !== null && !done.ok) this.#log.warn({ model: w.model, endpoint: this.#registry.get(e)?.name, err: done.message }, 'prewarm failed');
+      }
+    }
+  }
+
+  #prewarmTargets(w: PrewarmConfig): number[] {
+    const key = canonicalModelName(w.model);
+    const out: number[] = [];
+    for (const i of this.#registry.indices()) {
+      const cfg = this.#registry.get(i)!;
+      if (w.endpoints !== null && !w.endpoints.includes(cfg.name)) continue;
+      if (this.#catalog.type(i) !== 'ollama' || this.#segment.endpoints.state(i) !== EndpointState.Healthy) continue;
+      const m = this.#catalog.columnOf(key);
+      if (m >= 0 && (this.#segment.models.flags(i, m) & MODEL_AVAILABLE) !== 0) out.push(i);
+    }
+    return out;
+  }
+
+  /**
+   * A claim with no job behind it (its worker died between the claim and the message) would
+   * hold every request for that model until its deadline: seen twice in a row, it is adopted
+   * as a load of its own.
+   */
+  adoptOrphans(): void {
+    const info = this.#segment.modelInfo;
+    const next = new Set<number>();
+    for (const model of this.#catalog.snapshot.models) {
+      const e = info.loadingOn(model.index);
+      if (e < 0 || this.#jobModels.has(model.index)) continue;
+      if (this.#suspectClaims.has(model.index)) {
+        this.#log.warn({ model: model.name, endpoint: this.#registry.get(e)?.name }, 'adopting a model load claimed by a worker that never asked for it');
+        this.#enqueue(new LoadJob(e, model.index, 0, null, 'orphan', null));
+      } else {
+        next.add(model.index);
+      }
+    }
+    this.#suspectClaims = next;
+  }
+}
+
+/** Ollama's `{"error": "…"}` as `: …`, or ''. */
+function ollamaError(doc: unknown): string {
+  const e = (doc as { error?: unknown } | null)?.error;
+  return typeof e === 'string' && e !== '' ? `: ${e.slice(0, 300)}` : '';
+}

@@ -1,0 +1,63 @@
+import { MI_FLAGS, MI_LOADING_ON, MI_LOADS, MI_NEED_MIB, MODEL_INFO_STRIDE, type Layout } from './layout.js';
+
+/** corral never evicts the model (`models.pinned`). */
+export const MODEL_PINNED = 1;
+
+/**
+ * One row per model (by catalog column): what placement needs that belongs to the model rather
+ * than to an (endpoint, model) pair — how much vRAM it needs, where it is being loaded, whether it
+ * is pinned. The load claim is the one cell workers write: it is how concurrent requests for a
+ * cold model, in any worker, end up waiting for a single load (primary/load-coordinator.ts).
+ */
+export class ModelInfoTable {
+  readonly #i32: Int32Array;
+
+  constructor(sab: SharedArrayBuffer, layout: Layout) {
+    this.#i32 = new Int32Array(sab, layout.modelInfoOffset, layout.modelInfoBytes / 4);
+  }
+
+  /** vRAM the model needs when loaded, in MiB: learned from `/api/ps`, else estimated; never 0 once known. */
+  needMiB(model: number): number {
+    return Atomics.load(this.#i32, model * MODEL_INFO_STRIDE + MI_NEED_MIB);
+  }
+
+  setNeedMiB(model: number, mib: number): void {
+    Atomics.store(this.#i32, model * MODEL_INFO_STRIDE + MI_NEED_MIB, mib);
+  }
+
+  /** The endpoint a load of the model is claimed on or running on, or -1. */
+  loadingOn(model: number): number {
+    return Atomics.load(this.#i32, model * MODEL_INFO_STRIDE + MI_LOADING_ON) - 1;
+  }
+
+  /**
+   * Claims the model's load for `endpoint`. Exactly one claimant wins while no load runs; the
+   * others get the endpoint the winner chose (and wait for that load). Returns -1 when this call
+   * won, else the endpoint already loading it.
+   */
+  claimLoad(model: number, endpoint: number): number {
+    const prior = Atomics.compareExchange(this.#i32, model * MODEL_INFO_STRIDE + MI_LOADING_ON, 0, endpoint + 1);
+    return prior === 0 ? -1 : prior - 1;
+  }
+
+  /** The load on `endpoint` is over (done or failed): the claim goes, if it is still that one. */
+  releaseLoad(model: number, endpoint: number): boolean {
+    const i = model * MODEL_INFO_STRIDE + MI_LOADING_ON;
+    if (Atomics.compareExchange(this.#i32, i, endpoint + 1, 0) !== endpoint + 1) return false;
+    Atomics.add(this.#i32, model * MODEL_INFO_STRIDE + MI_LOADS, 1);
+    return true;
+  }
+
+  /** Loads of the model that ended (successfully or not) since the segment was created. */
+  loadsEnded(model: number): number {
+    return Atomics.load(this.#i32, model * MODEL_INFO_STRIDE + MI_LOADS);
+  }
+
+  flags(model: number): number {
+    return Atomics.load(this.#i32, model * MODEL_INFO_STRIDE + MI_FLAGS);
+  }
+
+  setFlags(model: number, f: number): void {
+    Atomics.store(this.#i32, model * MODEL_INFO_STRIDE + MI_FLAGS, f);
+  }
+}
