@@ -38,12 +38,12 @@ function step(n: number, title: string): void {
 
 interface Answer { status: number; endpoint: string; route: string; retries: string; text: string }
 
-async function chat(url: string, content: string, session?: string): Promise<Answer> {
+async function chat(url: string, content: string, session?: string, model = 'llama3.2:1b'): Promise<Answer> {
   const headers: Record<string, string> = { 'content-type': 'application/json' };
   if (session !== undefined) headers['x-corral-session-id'] = session;
   const res = await request(`${url}/api/chat`, {
     method: 'POST', headers,
-    body: JSON.stringify({ model: 'llama3.2:1b', stream: false, messages: [{ role: 'user', content }] }),
+    body: JSON.stringify({ model, stream: false, messages: [{ role: 'user', content }] }),
   });
   const body = await res.body.json() as { message?: { content?: string }; error?: string };
   return {
@@ -83,20 +83,26 @@ async function main(): Promise<void> {
   } });
   const port = Number(values.port);
 
-  const models = [{ name: 'llama3.2:1b' }, { name: 'qwen2.5:7b', sizeBytes: 4_700_000_000 }];
-  const sims = await Promise.all(['gpu-0', 'gpu-1'].map((name) => SimBackend.start({ name, models, tokensPerSecond: 60, tokens: 12 })));
+  const GiB = 1024 ** 3;
+  const models = [{ name: 'llama3.2:1b', sizeBytes: 1.3e9 }, { name: 'qwen2.5:7b', sizeBytes: 4.7e9 }];
+  // Each simulated GPU has 8 GiB and loads at 0.4 s per GiB, one load at a time, like Ollama on a GPU.
+  const sims = await Promise.all(['gpu-0', 'gpu-1'].map((name) => SimBackend.start({
+    name, models, tokensPerSecond: 60, tokens: 12, vramBytes: 8 * GiB, loadMsPerGiB: 400,
+  })));
   const dir = mkdtempSync(join(tmpdir(), 'corral-demo-'));
   const configFile = join(dir, 'corral.yaml');
   writeFileSync(configFile, stringify({
     server: { host: '127.0.0.1', port, management_port: port === 0 ? 0 : port + 1, workers: Number(values.workers), shutdown_timeout: '5s' },
     logging: { level: 'info', requests: true },
-    endpoints: sims.map((s) => ({ name: s.name, url: s.url, type: 'ollama', health: { interval: '1s', fast_interval: '50ms' } })),
+    // llama3.2:1b is loaded on both GPUs at start (and again should a backend come back empty).
+    models: { prewarm: [{ model: 'llama3.2:1b', keep_alive: -1 }] },
+    endpoints: sims.map((s) => ({ name: s.name, url: s.url, type: 'ollama', vram: '8GiB', health: { interval: '1s', fast_interval: '50ms' } })),
   }));
   const logFile = join(dir, 'corral.log');
   const log = createWriteStream(logFile);
 
   say(bold('corral demo') + dim(' — an LLM gateway in front of two simulated GPU backends'));
-  for (const s of sims) say(`   backend ${cyan(s.name)} at ${s.url}  (Ollama + OpenAI APIs, models: ${models.map((m) => m.name).join(', ')})`);
+  for (const s of sims) say(`   backend ${cyan(s.name)} at ${s.url}  (Ollama + OpenAI APIs, 8 GiB of simulated vRAM, models: ${models.map((m) => m.name).join(', ')})`);
 
   const child = spawn(process.execPath, [CLI, '--config', configFile], { stdio: ['ignore', 'pipe', 'inherit'] });
   const childExit = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
@@ -131,10 +137,21 @@ async function main(): Promise<void> {
   const tags = await (await request(`${url}/api/tags`)).body.json() as { models: { name: string }[] };
   say(`   ${tags.models.map((m) => m.name).join(', ')}`);
 
-  step(2, 'Three independent requests: least-connections spreads them');
-  for (let i = 1; i <= 3; i++) show(`request ${i}`, await chat(url, `question ${i}`));
+  const prewarmed = await waitUntil(async () => residentsOf(await statusOf(url)).filter((r) => r.includes('llama3.2:1b')).length === 2, 10_000);
+  say(prewarmed ? '   prewarm: llama3.2:1b is resident on both GPUs' : yellow('   prewarm: llama3.2:1b is not resident on both GPUs yet'));
 
-  step(3, 'A conversation with X-Corral-Session-ID: every turn returns to the backend holding its KV cache');
+  step(2, 'Placement: five requests at once for a model no GPU holds — one load, and all five wait for it');
+  const started = Date.now();
+  const cold = await Promise.all([1, 2, 3, 4, 5].map((i) => chat(url, `cold question ${i}`, undefined, 'qwen2.5:7b').then((a) => ({ a, ms: Date.now() - started }))));
+  for (const [i, { a, ms }] of cold.entries()) show(`request ${i + 1}`, { ...a, text: `${ms} ms: ${a.text}` });
+  const loads = sims.reduce((n, s) => n + (s.stats.loadsByModel['qwen2.5:7b'] ?? 0), 0);
+  say(`   ${green(`qwen2.5:7b loads: ${loads}`)} (without corral, each backend a request reached would have loaded it)`);
+
+  step(3, 'Four requests at once for a model warm on both GPUs: least-connections spreads them');
+  const spread = await Promise.all([1, 2, 3, 4].map((i) => chat(url, `question ${i}`)));
+  for (const [i, a] of spread.entries()) show(`request ${i + 1}`, a);
+
+  step(4, 'A conversation with X-Corral-Session-ID: every turn returns to the backend holding its KV cache');
   let pinned = '';
   for (let turn = 1; turn <= 4; turn++) {
     const a = await chat(url, `turn ${turn}`, 'demo-conversation');
@@ -142,19 +159,19 @@ async function main(): Promise<void> {
     show(`turn ${turn}`, a);
   }
 
-  step(4, `Backend ${pinned} goes away (hard kill) in the middle of the conversation`);
+  step(5, `Backend ${pinned} goes away (hard kill) in the middle of the conversation`);
   const victim = sims.find((s) => s.name === pinned)!;
   await victim.stop();
   say(`   ${yellow(`${victim.name} stopped`)}: the next turn fails over and re-pins, the client sees no error`);
   for (let turn = 5; turn <= 7; turn++) show(`turn ${turn}`, await chat(url, `turn ${turn}`, 'demo-conversation'));
 
-  step(5, `Backend ${victim.name} comes back`);
+  step(6, `Backend ${victim.name} comes back`);
   await victim.restart();
   const back = await waitUntil(async () => (await endpointState(url, victim.name)) === 'healthy', 5000);
   say(`   ${back ? green(`${victim.name} is healthy again and back in rotation`) : yellow(`${victim.name} not healthy yet`)}`);
   for (let i = 1; i <= 2; i++) show(`request ${i}`, await chat(url, `after recovery ${i}`));
 
-  step(6, 'Streaming passes through token by token (Ollama NDJSON)');
+  step(7, 'Streaming passes through token by token (Ollama NDJSON)');
   const res = await request(`${url}/api/generate`, { method: 'POST', body: JSON.stringify({ model: 'qwen2.5:7b', prompt: 'stream please' }) });
   process.stdout.write(`   ${cyan(String(res.headers['x-corral-endpoint']))}: `);
   let carry = '';
@@ -169,12 +186,14 @@ async function main(): Promise<void> {
   }
   say();
 
-  step(7, 'What corral saw (GET /internal/status)');
-  const status = await (await request(`${url}/internal/status`)).body.json() as {
-    endpoints: { name: string; state: string; requests: number; failures: number }[]; sessions: number; counters: { requests: number; retries: number };
-  };
-  for (const e of status.endpoints) say(`   ${cyan(e.name.padEnd(6))} ${e.state.padEnd(8)} requests=${e.requests} failures=${e.failures}`);
-  say(`   sessions=${status.sessions} requests=${status.counters.requests} retries=${status.counters.retries}`);
+  step(8, 'What corral saw (GET /internal/status): each GPU and what sits in it');
+  const status = await statusOf(url);
+  for (const e of status.endpoints) {
+    const gib = (b: number | null): string => (b === null ? '?' : (b / GiB).toFixed(1));
+    say(`   ${cyan(e.name.padEnd(6))} ${e.state.padEnd(8)} requests=${e.requests} failures=${e.failures}  vRAM ${gib(e.vram?.used_bytes ?? 0)}/${gib(e.vram?.total_bytes ?? null)} GiB`);
+    for (const r of e.residents) say(`          ${dim('└')} ${r.model.padEnd(12)} ${gib(r.size_vram)} GiB  ctx=${r.context_length ?? '?'}  in flight=${r.inflight}`);
+  }
+  say(`   sessions=${status.sessions} requests=${status.counters.requests} retries=${status.counters.retries} model loads=${status.placement?.loads ?? 0}`);
 
   say();
   if (values.once) return stop(0);
@@ -183,6 +202,24 @@ async function main(): Promise<void> {
   say(`   curl ${url}/v1/chat/completions -H 'content-type: application/json' -d '{"model":"qwen2.5:7b","stream":true,"messages":[{"role":"user","content":"hi"}]}'`);
   say(`   curl ${url}/internal/status${listening.managementPort !== null ? `    (probes: http://127.0.0.1:${listening.managementPort}/internal/ready)` : ''}`);
   say(dim('Ctrl-C to stop.'));
+}
+
+interface Status {
+  endpoints: {
+    name: string; state: string; requests: number; failures: number;
+    vram: { used_bytes: number; total_bytes: number | null } | null;
+    residents: { model: string; size_vram: number; context_length: number | null; inflight: number }[];
+  }[];
+  sessions: number; counters: { requests: number; retries: number }; placement: { loads: number } | null;
+}
+
+async function statusOf(url: string): Promise<Status> {
+  return await (await request(`${url}/internal/status`)).body.json() as Status;
+}
+
+/** "endpoint/model" for every resident model. */
+function residentsOf(s: Status): string[] {
+  return s.endpoints.flatMap((e) => e.residents.map((r) => `${e.name}/${r.model}`));
 }
 
 main().catch((err: Error) => {

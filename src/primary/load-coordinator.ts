@@ -78,6 +78,8 @@ export class LoadCoordinator {
   readonly #running = new Set<number>();
   /** Models with a job queued or running (a claim without one is an orphan: see adoptOrphans). */
   readonly #jobModels = new Set<number>();
+  /** Prewarm and prefetch waiting for a load of a model that someone else claimed, by model. */
+  readonly #afterLoad = new Map<number, (() => void)[]>();
   /** Claims seen without a job at the last check. */
   #suspectClaims = new Set<number>();
   #config: Config;
@@ -103,6 +105,8 @@ export class LoadCoordinator {
 
   stop(): void {
     this.#stopped = true;
+    for (const list of this.#afterLoad.values()) for (const resolve of list) resolve();
+    this.#afterLoad.clear();
   }
 
   /** A worker claimed the load of `model` on `endpoint` and asks for it (IPC `load`). */
@@ -125,9 +129,22 @@ export class LoadCoordinator {
    * arriving meanwhile join this load. Resolves with the outcome; null when another load of the
    * model was already claimed (it will happen anyway).
    */
-  loadFor(origin: LoadOrigin, endpoint: number, model: number, keepAlive: string | number | null): Promise<LoadDone | null> {
-    if (this.#segment.modelInfo.claimLoad(model, endpoint) >= 0) return Promise.resolve(null);
-    return new Promise((resolve) => this.#enqueue(new LoadJob(endpoint, model, 0, keepAlive, origin, resolve)));
+  async loadFor(origin: LoadOrigin, endpoint: number, model: number, keepAlive: string | number | null): Promise<LoadDone | null> {
+    // One load of a model at a time, anywhere: while another endpoint loads it (a prewarm of the
+    // same model elsewhere, a request's load), wait for that one to end, then claim this one.
+    for (let tries = 0; tries < 8; tries++) {
+      if (this.#stopped) return null;
+      if ((this.#segment.models.flags(endpoint, model) & MODEL_LOADED) !== 0) return null;
+      if (this.#segment.modelInfo.claimLoad(model, endpoint) < 0) {
+        return new Promise((resolve) => this.#enqueue(new LoadJob(endpoint, model, 0, keepAlive, origin, resolve)));
+      }
+      await new Promise<void>((resolve) => {
+        let list = this.#afterLoad.get(model);
+        if (list === undefined) this.#afterLoad.set(model, (list = []));
+        list.push(resolve);
+      });
+    }
+    return null;
   }
 
   #enqueue(job: LoadJob): void {
@@ -148,6 +165,11 @@ export class LoadCoordinator {
         this.#jobModels.delete(job.model);
         job.settle?.(done);
         this.#publish(done);
+        const waiting = this.#afterLoad.get(job.model);
+        if (waiting !== undefined) {
+          this.#afterLoad.delete(job.model);
+          for (const resolve of waiting) resolve();
+        }
       }
     } finally {
       this.#running.delete(endpoint);

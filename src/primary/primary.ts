@@ -110,6 +110,7 @@ class Primary implements RunningCorral {
     const config = this.config;
     await this.prober.start();
     await this.accountant.refreshAll();
+    void this.accountant.learnFacts();
     this.accountant.start(() => this.#accountingTick());
     if (this.inline) {
       const control: Control = {
