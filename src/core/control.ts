@@ -15,6 +15,8 @@ export interface Control {
    * performs it and announces the end to every serving process (loadDone). Fire-and-forget.
    */
   requestLoad(endpoint: number, model: number, numCtx: number, keepAlive: string | number | null): void;
+  /** Models this process was asked for, in order (only with models.prefetch on). Fire-and-forget. */
+  reportModels(models: readonly number[]): void;
   /** The /metrics exposition (Prometheus text, or OpenMetrics), computed by the primary. */
   metrics(openMetrics: boolean): Promise<string>;
 }

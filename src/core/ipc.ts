@@ -21,7 +21,9 @@ export type WorkerMessage =
   | { readonly kind: 'suspect'; readonly endpoint: number }
   | { readonly kind: 'status-request'; readonly seq: number; readonly view: StatusView }
   /** This worker claimed the load of `model` on `endpoint` in the segment; the primary performs it. */
-  | { readonly kind: 'load'; readonly endpoint: number; readonly model: number; readonly numCtx: number; readonly keepAlive: string | number | null };
+  | { readonly kind: 'load'; readonly endpoint: number; readonly model: number; readonly numCtx: number; readonly keepAlive: string | number | null }
+  /** The models (columns) this worker was asked for since its last report, in order (models.prefetch only). */
+  | { readonly kind: 'models-seen'; readonly models: readonly number[] };
 
 /**
  * The end of a model load (primary → every worker): requests waiting for the model route again
@@ -34,6 +36,8 @@ export interface LoadDone {
   readonly code: string;
   readonly status: number;
   readonly message: string;
+  /** When the primary announced it: Unix ms with a fraction (performance.timeOrigin + now()), for the wake-up delay. */
+  readonly sentAtMs: number;
 }
 
 /** What a status request asks for: the /internal/status document, or the /metrics exposition in either format. */

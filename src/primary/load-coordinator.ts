@@ -164,7 +164,7 @@ export class LoadCoordinator {
         const done = await this.#run(job);
         this.#jobModels.delete(job.model);
         job.settle?.(done);
-        this.#publish(done);
+        this.#publish({ ...done, sentAtMs: performance.timeOrigin + performance.now() });
         const waiting = this.#afterLoad.get(job.model);
         if (waiting !== undefined) {
           this.#afterLoad.delete(job.model);
@@ -203,7 +203,7 @@ export class LoadCoordinator {
       if ((seg.models.flags(e, m) & MODEL_LOADED) !== 0 && (job.numCtx === 0 || seg.models.context(e, m) === job.numCtx)) {
         this.counters.alreadyLoaded++;
         seg.models.touch(e, m, seg.header.nowSec());
-        return { model: m, endpoint: e, ok: true, code: '', status: 200, message: '' };
+        return { model: m, endpoint: e, ok: true, code: '', status: 200, message: '', sentAtMs: 0 };
       }
       await this.#makeRoom(e, m, modelName, endpointName, job.numCtx);
       await this.#load(cfg.url, listed, job, endpointName);
@@ -214,13 +214,13 @@ export class LoadCoordinator {
       this.counters.recentLoadMs.push(ms);
       if (this.counters.recentLoadMs.length > 64) this.counters.recentLoadMs.shift();
       this.#log.info({ endpoint: endpointName, model: modelName, ms, origin: job.origin }, 'model loaded');
-      return { model: m, endpoint: e, ok: true, code: '', status: 200, message: '' };
+      return { model: m, endpoint: e, ok: true, code: '', status: 200, message: '', sentAtMs: 0 };
     } catch (err) {
       this.counters.loadFailures++;
       const refused = err instanceof LoadRefused ? err : new LoadRefused(ModelLoadError.code, 502, `loading "${modelName}" on endpoint ${endpointName} failed: ${(err as Error).message}`);
       if (refused.code !== NoCapacityError.code && !this.#stopped) this.#breaker.onFailure(e);
       this.#log.warn({ endpoint: endpointName, model: modelName, origin: job.origin, code: refused.code, err: refused.message }, 'model load failed');
-      return { model: m, endpoint: e, ok: false, code: refused.code, status: refused.status, message: refused.message };
+      return { model: m, endpoint: e, ok: false, code: refused.code, status: refused.status, message: refused.message, sentAtMs: 0 };
     } finally {
       seg.endpoints.setLoadingModel(e, -1);
       seg.modelInfo.releaseLoad(m, e);

@@ -17,6 +17,7 @@ import type { InlineServer } from './inline-server.js';
 import { ModelNeeds } from './model-needs.js';
 import { VramAccountant } from './vram-accounting.js';
 import { LoadCoordinator } from './load-coordinator.js';
+import { Prefetcher } from './prefetcher.js';
 import type { LoadDone } from '../core/ipc.js';
 
 export interface RunningCorral {
@@ -47,6 +48,8 @@ class Primary implements RunningCorral {
   readonly needs: ModelNeeds;
   readonly accountant: VramAccountant;
   readonly loads: LoadCoordinator;
+  /** models.prefetch at start (a reload does not switch it on or off). */
+  readonly prefetcher: Prefetcher | null;
   sweeper: SessionSweeper;
   supervisor: Supervisor | null;
   inlineServer: InlineServer | null;
@@ -91,6 +94,8 @@ class Primary implements RunningCorral {
     this.catalog = new CatalogBuilder(config, this.registry, this.segment, log);
     this.accountant = new VramAccountant(config, this.registry, this.catalog, this.segment, this.needs, log, () => this.publishCatalog());
     this.loads = new LoadCoordinator(config, this.segment, this.registry, this.catalog, this.accountant, log, (done) => this.#publishLoad(done));
+    this.prefetcher = config.models.prefetch.enabled && config.routing.placement === 'warm-first'
+      ? new Prefetcher(config.models.prefetch, this.segment, this.catalog, this.accountant, this.loads, log) : null;
     this.prober = new HealthProber(this.registry, config.routing.discovery_interval, this.segment, this.catalog, log, () => this.publishCatalog(),
       (i) => void this.#endpointRecovered(i));
     this.sweeper = new SessionSweeper(this.segment, config.routing.session_ttl, log);
@@ -116,6 +121,7 @@ class Primary implements RunningCorral {
       const control: Control = {
         statsSlot: 0, reportSuspect: (i) => void this.prober.probeNow(i), status: () => this.status(), metrics: (open) => this.metrics(open),
         requestLoad: (e, m, numCtx, keepAlive) => this.loads.request(e, m, numCtx, keepAlive),
+        reportModels: (models) => this.prefetcher?.observe(models),
       };
       // Loaded lazily: a cluster primary never needs uWS or the proxy in memory.
       const { startInlineServer } = await import('./inline-server.js');
@@ -126,6 +132,7 @@ class Primary implements RunningCorral {
         catalog: () => this.catalog.snapshot,
         onSuspect: (i) => void this.prober.probeNow(i),
         onLoad: (e, m, numCtx, keepAlive) => this.loads.request(e, m, numCtx, keepAlive),
+        onModelsSeen: (models) => this.prefetcher?.observe(models),
         onWorkerGone: (slot) => {
           // Requests the worker never finished would otherwise count as load forever.
           const released = this.segment.holds.reconcile(slot, this.segment.endpoints);
@@ -199,7 +206,10 @@ class Primary implements RunningCorral {
     },
     summary: () => {
       const c = this.loads.counters;
-      return { loads: c.loads, load_failures: c.loadFailures, evictions: c.evictions, already_loaded: c.alreadyLoaded, recent_load_ms: [...c.recentLoadMs] };
+      return {
+        loads: c.loads, load_failures: c.loadFailures, evictions: c.evictions, already_loaded: c.alreadyLoaded, recent_load_ms: [...c.recentLoadMs],
+        prefetch: this.prefetcher?.summary() ?? { enabled: false },
+      };
     },
     queued: (i) => this.loads.queued(i),
   };

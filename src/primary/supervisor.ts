@@ -15,6 +15,8 @@ export interface SupervisorHooks {
   onSuspect(endpoint: number): void;
   /** A worker claimed a model load (IPC `load`). */
   onLoad(endpoint: number, model: number, numCtx: number, keepAlive: string | number | null): void;
+  /** A worker's batch of requested models (models.prefetch). */
+  onModelsSeen(models: readonly number[]): void;
   status(): Promise<unknown>;
   metrics(openMetrics: boolean): Promise<string>;
 }
@@ -191,6 +193,9 @@ export class Supervisor {
         return;
       case 'load':
         this.#hooks.onLoad(m.endpoint, m.model, m.numCtx, m.keepAlive);
+        return;
+      case 'models-seen':
+        this.#hooks.onModelsSeen(m.models);
         return;
       case 'status-request':
         (m.view === 'status' ? this.#hooks.status() : this.#hooks.metrics(m.view === 'openmetrics')).then((doc) => {

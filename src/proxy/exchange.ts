@@ -166,7 +166,7 @@ export class Exchange implements LoadWaiter {
     proxy.segment.holds.hold(proxy.statsSlot, e);
     if (this.route.kind === RouteKind.Inference) {
       this.cellModel = this.model.index;
-      proxy.segment.models.begin(e, this.cellModel, proxy.segment.header.nowSec());
+      proxy.segment.models.begin(e, this.cellModel, proxy.nowSec);
     }
     const target = proxy.pools.target(e);
     if (target === undefined) {

@@ -51,12 +51,13 @@ export class LoadWaiters {
     if (g.waiters.length === 0) this.#drop(model, g);
   }
 
-  /** The load of `done.model` ended: every waiter for that model hears it. */
-  wake(done: LoadDone): void {
+  /** The load of `done.model` ended: every waiter for that model hears it. Returns how many did. */
+  wake(done: LoadDone): number {
     const g = this.#groups.get(done.model);
-    if (g === undefined) return;
+    if (g === undefined) return 0;
     this.#drop(done.model, g);
     for (const w of g.waiters) w.loadDone(done);
+    return g.waiters.length;
   }
 
   #drop(model: number, g: Group): void {
@@ -68,6 +69,7 @@ export class LoadWaiters {
     this.wake({
       model, endpoint, ok: false, code: 'CORRAL_ERR_UPSTREAM_TIMEOUT', status: 504,
       message: `the model load this request waited for did not end within ${Math.round(this.#deadlineMs / 1000)} s`,
+      sentAtMs: performance.timeOrigin + performance.now(),
     });
   }
 }

@@ -27,6 +27,7 @@ import { RoutingTable } from '../routing/routing-table.js';
 import { Selector, NO_ENDPOINT_DIALECT, NO_ENDPOINT_SATURATED } from '../routing/selector.js';
 import { Placement } from '../routing/placement.js';
 import { LoadWaiters } from './load-waiters.js';
+import { ModelSequenceReporter } from './model-sequence-reporter.js';
 import { createStrategy } from '../routing/strategies.js';
 import { CircuitBreaker, CircuitChange } from '../routing/circuit-breaker.js';
 import { UpstreamPools } from '../upstream/pools.js';
@@ -58,12 +59,20 @@ export class Proxy implements RequestHandler {
   readonly loadWaiters: LoadWaiters;
   /** routing.placement is warm-first: inference requests prefer endpoints holding the model, and cold models are placed. */
   readonly warmFirst: boolean;
+  /** The models asked for, reported to the primary's prefetcher; null with models.prefetch off. */
+  readonly sequence: ModelSequenceReporter | null;
   readonly pools: UpstreamPools;
   readonly requestIdHeader: string;
   readonly maxRetries: number;
   readonly statsSlot: number;
   readonly logRequests: boolean;
   table: RoutingTable;
+  /**
+   * The segment clock (seconds since it was created), refreshed every second by one unref'd
+   * timer: what requests stamp as their model's last use, without a clock read per request.
+   */
+  nowSec: number;
+  readonly #clock: NodeJS.Timeout;
   /** Exchanges in flight in this process (graceful shutdown waits for 0). */
   active: number;
   /** Draining: every response tells its client to close the connection (no new requests here). */
@@ -81,6 +90,12 @@ export class Proxy implements RequestHandler {
     this.placement = new Placement(segment, this.breaker);
     this.loadWaiters = new LoadWaiters(config.models.load_timeout + LOAD_WAIT_MARGIN_MS);
     this.warmFirst = config.routing.placement === 'warm-first';
+    this.nowSec = segment.header.nowSec();
+    this.#clock = setInterval(() => {
+      this.nowSec = this.segment.header.nowSec();
+    }, 1000);
+    this.#clock.unref();
+    this.sequence = config.models.prefetch.enabled && this.warmFirst ? new ModelSequenceReporter(control) : null;
     this.pools = new UpstreamPools(config.upstream);
     this.maxRetries = config.routing.max_retries;
     this.requestIdHeader = config.server.request_id_header;
@@ -194,6 +209,7 @@ export class Proxy implements RequestHandler {
     if (r.accept !== '') headerBlock += `accept: ${r.accept}\r\n`;
     if (r.traceparent !== '') headerBlock += `traceparent: ${r.traceparent}\r\n`;
     headerBlock += `content-length: ${r.body === null ? 0 : r.body.length}\r\n\r\n`;
+    if (this.sequence !== null && route.kind === RouteKind.Inference) this.sequence.note(model.index);
     const ex = new Exchange(this, r, route, facts, table, model, hi, lo, headerBlock);
     r.exchange = ex;
     this.active++;
@@ -251,7 +267,15 @@ export class Proxy implements RequestHandler {
 
   /** A load ended (primary's broadcast): the requests of this process waiting for that model go on. */
   loadDone(done: LoadDone): void {
-    this.loadWaiters.wake(done);
+    const receivedAt = performance.timeOrigin + performance.now();
+    const woken = this.loadWaiters.wake(done);
+    if (woken > 0) {
+      // From the primary's announcement to every waiting request of this process sent on (or answered).
+      const wakeMs = Math.round((performance.timeOrigin + performance.now() - done.sentAtMs) * 1000) / 1000;
+      const ipcMs = Math.round((receivedAt - done.sentAtMs) * 1000) / 1000;
+      this.log.info({ model: this.table.modelName(done.model), endpoint: this.table.endpointNames[done.endpoint], ok: done.ok, waiters: woken, ipcMs, wakeMs },
+        'requests resumed after a model load');
+    }
   }
 
   /** The error a request waiting for a failed load receives (the class the primary named). */
@@ -362,6 +386,8 @@ export class Proxy implements RequestHandler {
   }
 
   close(): Promise<void> {
+    clearInterval(this.#clock);
+    this.sequence?.flush();
     return this.pools.close();
   }
 }

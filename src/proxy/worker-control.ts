@@ -23,6 +23,10 @@ export class WorkerControl implements Control {
     this.#send({ kind: 'load', endpoint, model, numCtx, keepAlive });
   }
 
+  reportModels(models: readonly number[]): void {
+    this.#send({ kind: 'models-seen', models });
+  }
+
   status(): Promise<unknown> {
     return this.#ask('status');
   }

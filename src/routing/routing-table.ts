@@ -108,6 +108,12 @@ export class RoutingTable {
     return this.#models.get(name);
   }
 
+  /** The catalog name of the model in `column` ('' when this catalog has none there): for logs. */
+  modelName(column: number): string {
+    for (const m of this.#models.values()) if (m.index === column) return m.name;
+    return '';
+  }
+
   endpointIndex(name: string): number {
     return this.endpointNames.indexOf(name);
   }

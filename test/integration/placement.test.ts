@@ -193,3 +193,27 @@ t.test('the vRAM a model was seen to need survives a restart (state.file)', asyn
   t.match((await second.status()).models.find((m: any) => m.name === 'm:7b'), { need_bytes: learned, need_source: 'learned' },
     'the restarted corral still knows what it takes');
 });
+
+t.test('prefetch: after a request for A, the model that usually follows A is loaded where it fits; asking for it is a hit', async (t) => {
+  const models = [{ name: 'a:1b', sizeBytes: 1 * GiB }, { name: 'b:1b', sizeBytes: 1 * GiB }];
+  const [sim] = await startBackends(t, [{ name: 'gpu', preload: false, vramBytes: 8 * GiB, loadMsPerGiB: 150, ...QUICK, models }]);
+  const corral = await startCorral(t, [sim!], {
+    config: { models: { prefetch: { enabled: true, window: 50, confidence: 0.6 } } },
+    endpoints: [{ name: 'gpu', type: 'ollama', vram: '8GiB' }],
+  });
+  // b is unloaded after each use (keep_alive 0): only a prefetch can have it resident when asked.
+  for (let i = 0; i < 6; i++) {
+    t.equal((await chat(corral, 'a:1b')).status, 200);
+    t.equal((await chat(corral, 'b:1b', { keep_alive: 0 })).status, 200);
+    await until('b unloaded', () => !sim!.gpu().resident.some((r) => r.name === 'b:1b'));
+  }
+  const prefetched = corral.waitForLog((l) => l.msg === 'prefetching a model' && l.model === 'b:1b');
+  t.equal((await chat(corral, 'a:1b')).status, 200);
+  await prefetched;
+  await until('b resident before anyone asks', () => sim!.gpu().resident.some((r) => r.name === 'b:1b') && sim!.gpu().loading === null);
+  const loadsBefore = loadsOf(sim!, 'b:1b');
+  t.equal((await chat(corral, 'b:1b')).status, 200);
+  t.equal(loadsOf(sim!, 'b:1b'), loadsBefore, 'the request found b loaded');
+  await until('the hit counted', async () => (await corral.status()).placement.prefetch.hits >= 1);
+  t.match((await corral.status()).placement.prefetch, { enabled: true, issued: Number, hits: Number, misses: 0 });
+});
