@@ -26,6 +26,7 @@ import type {
 } from './types.js';
 import { parseDuration, parseSize } from './units.js';
 import { MAX_MODEL_CELLS } from '../core/segment-limits.js';
+import { isZeroKeepAlive } from '../protocol/keep-alive.js';
 
 type Mapping = Record<string, unknown>;
 
@@ -288,7 +289,9 @@ function checkPrewarm(raw: unknown, endpointNames: readonly string[], p: Problem
     endpoints?.forEach((name, k) => {
       if (!endpointNames.includes(name)) p.add(`${at}.endpoints[${k}]`, `names no endpoint (endpoints are ${endpointNames.join(', ')})`);
     });
-    out.push({ model: e.model, endpoints, keep_alive: checkKeepAlive(e.keep_alive, `${at}.keep_alive`, p) });
+    const keepAlive = checkKeepAlive(e.keep_alive, `${at}.keep_alive`, p);
+    if (keepAlive !== null && isZeroKeepAlive(keepAlive)) p.add(`${at}.keep_alive`, 'must not be 0 (that unloads the model): use -1 to keep it loaded, or null for the server\'s default');
+    out.push({ model: e.model, endpoints, keep_alive: keepAlive });
   });
   return out;
 }
@@ -467,10 +470,18 @@ function checkEndpoint(raw: unknown, i: number, p: Problems): EndpointConfig | n
     max_concurrency: p.integer(e.max_concurrency, `${at}.max_concurrency`, 1, 65535, D.max_concurrency),
     models: checkModels(e.models, `${at}.models`, p),
     health: checkHealth(e.health, `${at}.health`, p),
-    vram: e.vram === undefined || e.vram === null ? null : p.size(e.vram, `${at}.vram`, 0) || null,
-    vram_reserve: checkVramReserve(e.vram_reserve, `${at}.vram_reserve`, p),
-    gpus: checkGpus(e.gpus, `${at}.gpus`, p),
+    ...checkVram(e, at, p),
   };
+}
+
+/** `vram`, `vram_reserve` and `gpus` together: a reserve must leave room, and one source of the total. */
+function checkVram(e: Mapping, at: string, p: Problems): Pick<EndpointConfig, 'vram' | 'vram_reserve' | 'gpus'> {
+  const vram = e.vram === undefined || e.vram === null ? null : p.size(e.vram, `${at}.vram`, 0) || null;
+  const vram_reserve = checkVramReserve(e.vram_reserve, `${at}.vram_reserve`, p);
+  const gpus = checkGpus(e.gpus, `${at}.gpus`, p);
+  if (vram !== null && 'bytes' in vram_reserve && vram_reserve.bytes >= vram) p.add(`${at}.vram_reserve`, `must be less than ${at}.vram`);
+  if (vram !== null && gpus !== null) p.add(`${at}.gpus`, `and ${at}.vram both give the vRAM total: set one (vram for a remote server, gpus for one on this host)`);
+  return { vram, vram_reserve, gpus };
 }
 
 /** `10%` (of the total) or a size (`8GiB`). */

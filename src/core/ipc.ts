@@ -36,6 +36,11 @@ export interface LoadDone {
   readonly code: string;
   readonly status: number;
   readonly message: string;
+  /**
+   * The model's count of ended loads once this one ended (ModelInfoTable.loadsEnded): a request
+   * that joined when the count was already this high waits for a later load, not this one.
+   */
+  readonly epoch: number;
   /** When the primary announced it: Unix ms with a fraction (performance.timeOrigin + now()), for the wake-up delay. */
   readonly sentAtMs: number;
 }

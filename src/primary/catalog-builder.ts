@@ -88,8 +88,13 @@ export class CatalogBuilder {
     if (version !== null) this.#versions[endpoint] = version;
   }
 
+  /**
+   * What discovery found. Its `/api/ps` replaces the one vRAM accounting keeps fresher only when
+   * it was read at all: a failed read is no news about what is loaded.
+   */
   setModels(endpoint: number, models: EndpointModels): void {
-    this.#models[endpoint] = models;
+    const previous = this.#models[endpoint];
+    this.#models[endpoint] = !models.psKnown && previous !== null && previous !== undefined ? { ...models, ollamaPs: previous.ollamaPs, psKnown: previous.psKnown } : models;
   }
 
   /**

@@ -14,6 +14,8 @@ export interface EndpointModels {
   readonly ollamaTags: ReadonlyMap<string, OllamaTag>;
   /** `/api/ps` entries (Ollama endpoints only). */
   readonly ollamaPs: readonly OllamaLoaded[];
+  /** `/api/ps` answered usably (false: ollamaPs is empty for want of an answer, not because nothing is loaded). */
+  readonly psKnown: boolean;
   /** `/v1/models` entries by canonical name (OpenAI endpoints only). */
   readonly openaiModels: ReadonlyMap<string, OpenAiModel>;
   /** What was dropped from the answers, one Warnings per document that had any. */
@@ -59,10 +61,12 @@ export async function discoverModels(endpoint: EndpointConfig, type: ResolvedTyp
     const tags = readOllamaTags(tagsDoc);
     const warnings: Warnings[] = tags.warnings.count > 0 ? [tags.warnings] : [];
     let ps: OllamaLoaded[] = [];
+    let psKnown = false;
     if (psDoc !== null) {
       try {
         const read = readOllamaPs(psDoc);
         ps = read.entries;
+        psKnown = true;
         if (read.warnings.count > 0) warnings.push(read.warnings);
       } catch (err) {
         const w = new Warnings('GET /api/ps');
@@ -71,12 +75,12 @@ export async function discoverModels(endpoint: EndpointConfig, type: ResolvedTyp
       }
     }
     const names = endpoint.models ?? tags.entries.map((t) => t.name);
-    return { names, ollamaTags: byCanonicalName(tags.entries, (t) => t.name), ollamaPs: ps, openaiModels: NO_MODELS, warnings, version: null };
+    return { names, ollamaTags: byCanonicalName(tags.entries, (t) => t.name), ollamaPs: ps, psKnown, openaiModels: NO_MODELS, warnings, version: null };
   }
   const models = readOpenAiModels(await getJson(endpoint.url, '/v1/models', timeoutMs));
   const names = endpoint.models ?? models.entries.map((m) => m.id);
   return {
-    names, ollamaTags: NO_TAGS, ollamaPs: [], openaiModels: byCanonicalName(models.entries, (m) => m.id),
+    names, ollamaTags: NO_TAGS, ollamaPs: [], psKnown: true, openaiModels: byCanonicalName(models.entries, (m) => m.id),
     warnings: models.warnings.count > 0 ? [models.warnings] : [], version: null,
   };
 }

@@ -54,8 +54,11 @@ export class InlineServer {
 
   /** A model load ended: requests waiting for it, in this proxy or a retiring one, go on. */
   loadDone(done: LoadDone): void {
-    this.#proxy.loadDone(done);
-    for (const old of this.#retiring) old.loadDone(done);
+    // Not inside the load coordinator's loop: the woken requests dispatch on a turn of their own.
+    setImmediate(() => {
+      this.#proxy.loadDone(done);
+      for (const old of this.#retiring) old.loadDone(done);
+    });
   }
 
   /** No quiet period: in inline mode nothing else is listening that clients could move to. */

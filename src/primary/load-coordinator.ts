@@ -13,6 +13,20 @@ import type { EndpointRegistry } from './endpoint-registry.js';
 import { ProbeError, postJson } from './probe-client.js';
 import type { VramAccountant } from './vram-accounting.js';
 import { formatBytes } from '../core/format-bytes.js';
+import { isZeroKeepAlive } from '../protocol/keep-alive.js';
+
+/** How often a load waiting for busy models to go idle looks again. */
+const BUSY_RECHECK_MS = 100;
+/**
+ * A model corral loaded this recently is not evicted yet, idle or not: the requests its load
+ * woke need a moment to reach it (their in-flight counts are not up yet).
+ */
+const JUST_LOADED_MS = 2000;
+/** Between clearing a victim's LOADED flag and looking at its in-flight count once more. */
+const UNLOAD_GRACE_MS = 50;
+/** An unload is quick (Ollama stops a runner); one that takes longer is a failure. */
+const UNLOAD_TIMEOUT_MS = 30_000;
+const UNLOAD_SETTLE_TRIES = 20;
 
 export type LoadOrigin = 'request' | 'prewarm' | 'prefetch' | 'orphan';
 
@@ -40,10 +54,13 @@ class LoadJob {
 class LoadRefused extends Error {
   readonly code: string;
   readonly status: number;
-  constructor(code: string, status: number, message: string) {
+  /** The endpoint itself failed (no answer, or none in time): counts against its circuit breaker. */
+  readonly endpointFault: boolean;
+  constructor(code: string, status: number, message: string, endpointFault = false) {
     super(message);
     this.code = code;
     this.status = status;
+    this.endpointFault = endpointFault;
   }
 }
 
@@ -80,6 +97,8 @@ export class LoadCoordinator {
   readonly #jobModels = new Set<number>();
   /** Prewarm and prefetch waiting for a load of a model that someone else claimed, by model. */
   readonly #afterLoad = new Map<number, (() => void)[]>();
+  /** `endpoint:model` → performance.now() when corral's load of it ended (JUST_LOADED_MS). */
+  readonly #loadedAt = new Map<string, number>();
   /** Claims seen without a job at the last check. */
   #suspectClaims = new Set<number>();
   #config: Config;
@@ -163,8 +182,12 @@ export class LoadCoordinator {
         if (job === undefined) break;
         const done = await this.#run(job);
         this.#jobModels.delete(job.model);
-        job.settle?.(done);
-        this.#publish({ ...done, sentAtMs: performance.timeOrigin + performance.now() });
+        try {
+          job.settle?.(done);
+          this.#publish({ ...done, epoch: this.#segment.modelInfo.loadsEnded(job.model), sentAtMs: performance.timeOrigin + performance.now() });
+        } catch (err) {
+          this.#log.error({ err }, 'announcing the end of a model load failed');
+        }
         const waiting = this.#afterLoad.get(job.model);
         if (waiting !== undefined) {
           this.#afterLoad.delete(job.model);
@@ -203,24 +226,28 @@ export class LoadCoordinator {
       if ((seg.models.flags(e, m) & MODEL_LOADED) !== 0 && (job.numCtx === 0 || seg.models.context(e, m) === job.numCtx)) {
         this.counters.alreadyLoaded++;
         seg.models.touch(e, m, seg.header.nowSec());
-        return { model: m, endpoint: e, ok: true, code: '', status: 200, message: '', sentAtMs: 0 };
+        return { model: m, endpoint: e, ok: true, code: '', status: 200, message: '', epoch: 0, sentAtMs: 0 };
       }
-      await this.#makeRoom(e, m, modelName, endpointName, job.numCtx);
+      await this.#makeRoom(e, m, modelName, endpointName, job.numCtx, job.origin === 'prefetch');
       await this.#load(cfg.url, listed, job, endpointName);
       seg.models.touch(e, m, seg.header.nowSec());
+      this.#loadedAt.set(`${e}:${m}`, performance.now());
       await this.#accountant.refresh(e);
       const ms = Math.round(performance.now() - startedAt);
       this.counters.loads++;
       this.counters.recentLoadMs.push(ms);
       if (this.counters.recentLoadMs.length > 64) this.counters.recentLoadMs.shift();
       this.#log.info({ endpoint: endpointName, model: modelName, ms, origin: job.origin }, 'model loaded');
-      return { model: m, endpoint: e, ok: true, code: '', status: 200, message: '', sentAtMs: 0 };
+      return { model: m, endpoint: e, ok: true, code: '', status: 200, message: '', epoch: 0, sentAtMs: 0 };
     } catch (err) {
       this.counters.loadFailures++;
-      const refused = err instanceof LoadRefused ? err : new LoadRefused(ModelLoadError.code, 502, `loading "${modelName}" on endpoint ${endpointName} failed: ${(err as Error).message}`);
-      if (refused.code !== NoCapacityError.code && !this.#stopped) this.#breaker.onFailure(e);
+      const refused = err instanceof LoadRefused ? err
+        : new LoadRefused(ModelLoadError.code, 502, `loading "${modelName}" on endpoint ${endpointName} failed: ${(err as Error).message}`, true);
+      // Only the endpoint's own failures feed its breaker: not corral's refusals, nor a model
+      // Ollama answered it cannot load (the endpoint serves its other models fine).
+      if (refused.endpointFault && !this.#stopped) this.#breaker.onFailure(e);
       this.#log.warn({ endpoint: endpointName, model: modelName, origin: job.origin, code: refused.code, err: refused.message }, 'model load failed');
-      return { model: m, endpoint: e, ok: false, code: refused.code, status: refused.status, message: refused.message, sentAtMs: 0 };
+      return { model: m, endpoint: e, ok: false, code: refused.code, status: refused.status, message: refused.message, epoch: 0, sentAtMs: 0 };
     } finally {
       seg.endpoints.setLoadingModel(e, -1);
       seg.modelInfo.releaseLoad(m, e);
@@ -230,63 +257,113 @@ export class LoadCoordinator {
   /**
    * Unloads idle, unpinned models on `e`, least recently used first, until `m` fits. A victim's
    * LOADED flag is cleared before its in-flight count is checked, so no worker starts a new
-   * request on it past that point; one that turned out busy keeps its flag and is skipped.
+   * request on it past that point; one that turned out busy keeps its flag and is spared. When
+   * only busy (or just used) models stand in the way, the load waits for them to go idle, as
+   * Ollama's scheduler does, until models.load_timeout; when pinned ones do, it fails at once.
    */
-  async #makeRoom(e: number, m: number, modelName: string, endpointName: string, numCtx: number): Promise<void> {
+  async #makeRoom(e: number, m: number, modelName: string, endpointName: string, numCtx: number, neverEvict: boolean): Promise<void> {
     const seg = this.#segment;
-    const space = this.#accountant.space(e);
-    if (space.capacity === null) return; // unknown total: Ollama evicts on its own
-    const need = this.#accountant.need(modelName, numCtx).bytes;
-    let free = space.capacity - space.used;
-    if (need <= free) return;
-    if (need > space.capacity) {
-      throw new LoadRefused(NoCapacityError.code, 503, `model "${modelName}" needs about ${formatBytes(need)} of vRAM; endpoint ${endpointName} has ${formatBytes(space.capacity)} in all (vram less vram_reserve)`);
-    }
-    const victims = this.#idleResidents(e, m);
-    let evictable = 0;
-    for (const v of victims) evictable += v.bytes;
-    if (free + evictable < need) {
-      // Nothing is unloaded for a load that could not go ahead anyway.
-      throw new LoadRefused(NoCapacityError.code, 503, `model "${modelName}" needs about ${formatBytes(need)} of vRAM; endpoint ${endpointName} has ${formatBytes(Math.max(0, free))} free and ${formatBytes(evictable)} in idle models corral may evict`);
-    }
-    for (const v of victims) {
-      if (free >= need) break;
-      if (!seg.models.clearLoaded(e, v.column)) continue;
-      if (seg.models.inflight(e, v.column) > 0) {
-        seg.models.setFlags(e, v.column, seg.models.flags(e, v.column) | MODEL_LOADED); // became busy: keep it
-        continue;
+    const deadline = performance.now() + this.#config.models.load_timeout;
+    for (let round = 0; ; round++) {
+      const space = this.#accountant.space(e);
+      if (space.capacity === null) return; // unknown total: Ollama evicts on its own
+      const estimate = this.#accountant.need(modelName, numCtx);
+      // An estimate from the disk size may overshoot a GPU it would fit: try, capped at the whole.
+      const need = estimate.source === 'learned' ? estimate.bytes : Math.min(estimate.bytes, space.capacity);
+      let free = space.capacity - space.used;
+      if (need <= free) return;
+      if (need > space.capacity) {
+        throw new LoadRefused(NoCapacityError.code, 503, `model "${modelName}" needs about ${formatBytes(need)} of vRAM; endpoint ${endpointName} has ${formatBytes(space.capacity)} in all (vram less vram_reserve)`);
       }
-      const cfg = this.#registry.get(e)!;
-      this.#accountant.forget(e, v.name);
-      try {
-        const answer = await postJson(cfg.url, '/api/generate', { model: v.name, keep_alive: 0 }, this.#config.models.load_timeout);
-        if (answer.status !== 200) throw new Error(`HTTP ${answer.status}${ollamaError(answer.doc)}`);
-      } catch (err) {
-        this.#log.warn({ endpoint: endpointName, model: v.name, err: (err as Error).message }, 'unloading a model failed');
-        continue;
+      if (neverEvict) {
+        throw new LoadRefused(NoCapacityError.code, 503, `prefetch of "${modelName}" dropped: it no longer fits on endpoint ${endpointName} without evicting`);
       }
-      this.counters.evictions++;
-      this.#log.info({ endpoint: endpointName, model: v.name, for: modelName, freed: v.bytes }, 'model evicted');
-      free += v.bytes;
-    }
-    await this.#accountant.refresh(e);
-    const after = this.#accountant.space(e);
-    if (after.capacity !== null && need > after.capacity - after.used) {
-      throw new LoadRefused(NoCapacityError.code, 503, `model "${modelName}" needs about ${formatBytes(need)} of vRAM; endpoint ${endpointName} has ${formatBytes(Math.max(0, after.capacity - after.used))} free and its other resident models are busy or pinned`);
+      const residents = this.#residents(e, m);
+      let idle = 0;
+      let waitable = 0;
+      for (const r of residents) {
+        if (r.pinned) continue;
+        if (r.idle) idle += r.bytes;
+        else waitable += r.bytes;
+      }
+      if (free + idle + waitable < need) {
+        throw new LoadRefused(NoCapacityError.code, 503, `model "${modelName}" needs about ${formatBytes(need)} of vRAM; endpoint ${endpointName} has ${formatBytes(Math.max(0, free))} free, and its other resident models are pinned or too small to make room`);
+      }
+      if (free + idle >= need) {
+        for (const v of residents) {
+          if (free >= need) break;
+          if (!v.idle || v.pinned || !seg.models.clearLoaded(e, v.column)) continue;
+          // A worker that read LOADED just before the clear may be a few instructions from
+          // counting its request: give it a moment, then look again.
+          await new Promise((resolve) => setTimeout(resolve, UNLOAD_GRACE_MS));
+          if (seg.models.inflight(e, v.column) > 0) {
+            seg.models.setFlags(e, v.column, seg.models.flags(e, v.column) | MODEL_LOADED); // became busy: keep it
+            continue;
+          }
+          if (await this.#unload(e, v.name, endpointName, modelName)) free += v.bytes;
+          else seg.models.setFlags(e, v.column, seg.models.flags(e, v.column) | MODEL_LOADED); // still resident
+        }
+        await this.#settled(e, residents.filter((r) => (seg.models.flags(e, r.column) & MODEL_LOADED) === 0).map((r) => r.column));
+        const after = this.#accountant.space(e);
+        if (after.capacity !== null && need <= after.capacity - after.used) return;
+      }
+      // What stands in the way is busy: wait for it, as Ollama would hold the request.
+      if (performance.now() > deadline) {
+        throw new LoadRefused(NoCapacityError.code, 503, `model "${modelName}" needs about ${formatBytes(need)} of vRAM; endpoint ${endpointName}'s other models stayed busy for models.load_timeout`);
+      }
+      if (round === 0) this.#log.info({ endpoint: endpointName, model: modelName }, 'load waits for busy models to go idle');
+      await new Promise((resolve) => setTimeout(resolve, BUSY_RECHECK_MS));
+      await this.#accountant.refresh(e);
     }
   }
 
-  /** Resident models on `e` that corral may evict for `m`: idle, unpinned, not `m`, least recently used first. */
-  #idleResidents(e: number, m: number): { column: number; name: string; bytes: number }[] {
+  /**
+   * Re-reads `/api/ps` until the unloaded models are gone from it (Ollama expires a runner a
+   * moment after `keep_alive: 0` is answered), at most UNLOAD_SETTLE_TRIES times.
+   */
+  async #settled(e: number, gone: readonly number[]): Promise<void> {
+    for (let i = 0; i < UNLOAD_SETTLE_TRIES; i++) {
+      await this.#accountant.refresh(e);
+      if (gone.every((c) => this.#segment.models.vramMiB(e, c) === 0)) return;
+      await new Promise((resolve) => setTimeout(resolve, BUSY_RECHECK_MS));
+    }
+  }
+
+  /** `keep_alive: 0` for one model; true when Ollama took it. */
+  async #unload(e: number, model: string, endpointName: string, forModel: string): Promise<boolean> {
+    const cfg = this.#registry.get(e)!;
+    try {
+      const answer = await postJson(cfg.url, '/api/generate', { model, keep_alive: 0 }, UNLOAD_TIMEOUT_MS);
+      if (answer.status !== 200) throw new Error(`HTTP ${answer.status}${ollamaError(answer.doc)}`);
+    } catch (err) {
+      this.#log.warn({ endpoint: endpointName, model, err: (err as Error).message }, 'unloading a model failed');
+      return false;
+    }
+    this.#accountant.forget(e, model);
+    this.counters.evictions++;
+    this.#log.info({ endpoint: endpointName, model, for: forModel }, 'model evicted');
+    return true;
+  }
+
+  /**
+   * Models resident on `e` other than `m`, least recently used first: whether corral may evict
+   * them now (idle: nothing in flight, not loaded by corral within JUST_LOADED_MS, not being
+   * loaded) and whether they are pinned.
+   */
+  #residents(e: number, m: number): { column: number; name: string; bytes: number; idle: boolean; pinned: boolean; lastUsed: number }[] {
     const seg = this.#segment;
-    const out: { column: number; name: string; bytes: number; lastUsed: number }[] = [];
+    const now = performance.now();
+    const out: { column: number; name: string; bytes: number; idle: boolean; pinned: boolean; lastUsed: number }[] = [];
     for (const model of this.#catalog.snapshot.models) {
       const c = model.index;
       if (c === m || (seg.models.flags(e, c) & MODEL_LOADED) === 0) continue;
-      if (seg.models.inflight(e, c) > 0 || (seg.modelInfo.flags(c) & MODEL_PINNED) !== 0) continue;
-      if (seg.modelInfo.loadingOn(c) === e) continue;
+      const lastUsed = seg.models.lastUsedSec(e, c);
+      const loadedAt = this.#loadedAt.get(`${e}:${c}`);
+      if (loadedAt !== undefined && now - loadedAt >= JUST_LOADED_MS) this.#loadedAt.delete(`${e}:${c}`);
+      const justLoaded = loadedAt !== undefined && now - loadedAt < JUST_LOADED_MS;
+      const idle = seg.models.inflight(e, c) === 0 && !justLoaded && seg.modelInfo.loadingOn(c) !== e;
       const listed = model.listedAs?.[model.endpoints.indexOf(e)] ?? model.name;
-      out.push({ column: c, name: listed, bytes: seg.models.vramMiB(e, c) * 1024 * 1024, lastUsed: seg.models.lastUsedSec(e, c) });
+      out.push({ column: c, name: listed, bytes: seg.models.vramMiB(e, c) * 1024 * 1024, idle, pinned: (seg.modelInfo.flags(c) & MODEL_PINNED) !== 0, lastUsed });
     }
     out.sort((a, b) => a.lastUsed - b.lastUsed);
     return out;
@@ -295,7 +372,8 @@ export class LoadCoordinator {
   /** `POST /api/generate` with only the model (and keep_alive, and num_ctx when the request set one): Ollama's documented load. */
   async #load(url: string, model: string, job: LoadJob, endpointName: string): Promise<void> {
     const body: Record<string, unknown> = { model };
-    if (job.keepAlive !== null) body.keep_alive = job.keepAlive;
+    // keep_alive 0 with only the model would be Ollama's unload: the request sets its own after.
+    if (job.keepAlive !== null && !isZeroKeepAlive(job.keepAlive)) body.keep_alive = job.keepAlive;
     // A runner loaded at another context length would be reloaded by the request that follows.
     if (job.numCtx > 0) body.options = { num_ctx: job.numCtx };
     const timeout = this.#config.models.load_timeout;
@@ -304,7 +382,7 @@ export class LoadCoordinator {
       answer = await postJson(url, '/api/generate', body, timeout);
     } catch (err) {
       if (err instanceof ProbeError && /no answer within/.test(err.message)) {
-        throw new LoadRefused(UpstreamTimeoutError.code, 504, `loading "${model}" on endpoint ${endpointName} did not finish within models.load_timeout (${timeout} ms)`);
+        throw new LoadRefused(UpstreamTimeoutError.code, 504, `loading "${model}" on endpoint ${endpointName} did not finish within models.load_timeout (${timeout} ms)`, true);
       }
       throw err;
     }

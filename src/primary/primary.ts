@@ -136,6 +136,7 @@ class Primary implements RunningCorral {
         onWorkerGone: (slot) => {
           // Requests the worker never finished would otherwise count as load forever.
           const released = this.segment.holds.reconcile(slot, this.segment.endpoints);
+          if (released > 0) this.accountant.workerGone();
           if (released > 0) this.log.warn({ slot, released }, 'released in-flight counts held by a gone worker');
         },
         status: () => this.status(),

@@ -3,7 +3,7 @@ import { canonicalModelName } from '../core/catalog.js';
 import type { Logger } from '../observe/logger.js';
 import type { Segment } from '../state/segment.js';
 import { EndpointState } from '../state/endpoints.js';
-import { MODEL_PINNED } from '../state/model-info.js';
+import { MODEL_NEED_ESTIMATED, MODEL_PINNED } from '../state/model-info.js';
 import type { CatalogBuilder } from './catalog-builder.js';
 import { readOllamaPs, type OllamaLoaded } from './discovery-shapes.js';
 import type { EndpointRegistry } from './endpoint-registry.js';
@@ -35,6 +35,13 @@ export interface ModelFacts {
   readonly parameter_size: string | null;
 }
 
+interface Capacity {
+  readonly total: number | null;
+  readonly reserve: number;
+  readonly source: EndpointVram['source'];
+  readonly error: string | null;
+}
+
 class EndpointAccount {
   totalBytes: number | null = null;
   reserveBytes = 0;
@@ -44,8 +51,6 @@ class EndpointAccount {
   error: string | null = null;
   /** Columns whose cells hold residency, to clear those that left. */
   resident = new Set<number>();
-  /** Residency as a string ("name@ctx:bytes,…"): a change means the catalog's flags must be rebuilt. */
-  signature = '';
   refreshing: Promise<void> | null = null;
 }
 
@@ -72,6 +77,8 @@ export class VramAccountant {
   #timer: NodeJS.Timeout | null = null;
   #stopped = false;
   #afterEach: () => void = () => {};
+  #repairPending = false;
+  #gpuRead: Promise<void> | null = null;
 
   constructor(config: Config, registry: EndpointRegistry, catalog: CatalogBuilder, segment: Segment, needs: ModelNeeds,
     log: Logger, onCatalogChange: () => void) {
@@ -120,10 +127,23 @@ export class VramAccountant {
     if (indices.some((i) => this.#registry.get(i)?.gpus != null)) await this.#readGpus();
     await Promise.all(indices.map((i) => this.refresh(i)));
     this.publishModelInfo();
-    this.#repairInflight(indices);
+    if (this.#repairPending) this.#repairInflight(indices);
   }
 
-  async #readGpus(): Promise<void> {
+  /** A worker died: its per-model in-flight counts are repaired once each endpoint is idle. */
+  workerGone(): void {
+    this.#repairPending = true;
+  }
+
+  /** One nvidia-smi run at a time: callers in between share it. */
+  #readGpus(): Promise<void> {
+    this.#gpuRead ??= this.#queryGpus().finally(() => {
+      this.#gpuRead = null;
+    });
+    return this.#gpuRead;
+  }
+
+  async #queryGpus(): Promise<void> {
     try {
       const read = await queryGpus(Math.max(1000, this.#config.models.refresh_interval));
       this.#gpus = read.gpus;
@@ -150,10 +170,12 @@ export class VramAccountant {
   async #refresh(i: number, a: EndpointAccount): Promise<void> {
     const cfg = this.#registry.get(i);
     if (cfg === null || this.#catalog.type(i) !== 'ollama') return;
-    this.#capacity(cfg, a);
+    // nvidia-smi's figure must be as fresh as /api/ps's: "other" memory is their difference.
+    if (cfg.gpus !== null) await this.#readGpus();
+    const capacity = this.#capacity(cfg);
     const state = this.#segment.endpoints.state(i);
     if (state === EndpointState.Down || state === EndpointState.Unknown) {
-      this.#apply(i, a, []);
+      this.#apply(i, a, [], capacity);
       return;
     }
     let ps: OllamaLoaded[];
@@ -164,47 +186,49 @@ export class VramAccountant {
       a.error = `GET /api/ps: ${(err as Error).message.replace(/^GET \/api\/ps: /, '')}`;
       return;
     }
-    a.error = null;
-    this.#apply(i, a, ps);
+    this.#apply(i, a, ps, capacity);
   }
 
-  /** Total and reserve from the config (`vram`), or nvidia-smi for `gpus`. */
-  #capacity(cfg: EndpointConfig, a: EndpointAccount): void {
+  /** Total and reserve from the config (`vram`), or nvidia-smi for `gpus`; `error` when the latter cannot say. */
+  #capacity(cfg: EndpointConfig): Capacity {
     let total: number | null = null;
-    a.otherBytes = 0;
+    let source: EndpointVram['source'] = 'unknown';
+    let error: string | null = null;
     if (cfg.vram !== null) {
       total = cfg.vram;
-      a.source = 'config';
+      source = 'config';
     } else if (cfg.gpus !== null && this.#gpuError === null && this.#gpus.length > 0) {
       const sum = sumGpus(this.#gpus, cfg.gpus);
       if (sum.missing.length === 0) {
         total = sum.totalMiB * MiB;
-        a.source = 'nvidia-smi';
+        source = 'nvidia-smi';
       } else {
-        a.source = 'unknown';
-        a.error = `nvidia-smi reports no GPU ${sum.missing.join(', ')}`;
+        error = `nvidia-smi reports no GPU ${sum.missing.join(', ')}`;
       }
-    } else {
-      a.source = 'unknown';
-      if (cfg.gpus !== null) a.error = this.#gpuError ?? 'nvidia-smi reported no GPUs';
+    } else if (cfg.gpus !== null) {
+      error = this.#gpuError ?? 'nvidia-smi reported no GPUs';
     }
-    a.totalBytes = total;
-    a.reserveBytes = total === null ? 0 : 'percent' in cfg.vram_reserve ? Math.round(total * cfg.vram_reserve.percent / 100) : cfg.vram_reserve.bytes;
+    const reserve = total === null ? 0 : 'percent' in cfg.vram_reserve ? Math.round(total * cfg.vram_reserve.percent / 100) : cfg.vram_reserve.bytes;
+    return { total, reserve, source, error };
   }
 
   /** Writes what `/api/ps` said into the segment; rebuilds the catalog when residency changed. */
-  #apply(i: number, a: EndpointAccount, ps: readonly OllamaLoaded[]): void {
+  #apply(i: number, a: EndpointAccount, ps: readonly OllamaLoaded[], capacity: Capacity): void {
+    // Every figure of the account changes here, together: /internal/status never shows half.
+    a.totalBytes = capacity.total;
+    a.reserveBytes = capacity.reserve;
+    a.source = capacity.source;
+    a.error = capacity.error;
     const seg = this.#segment;
     const createdAtSec = seg.header.createdAtSec;
     const now = new Set<number>();
     let used = 0;
-    const parts: string[] = [];
     for (const p of ps) {
       const bytes = p.size_vram ?? 0;
       const ctx = p.context_length ?? 0;
       used += bytes;
-      parts.push(`${canonicalModelName(p.name)}@${ctx}:${bytes}`);
-      this.#needs.observe(p.name, ctx, bytes);
+      // Partly offloaded to the CPU, a model's size_vram understates what it needs on a GPU: its size says it.
+      this.#needs.observe(p.name, ctx, Math.max(bytes, p.size ?? 0));
       const column = this.#catalog.columnOf(p.name);
       if (column < 0) continue;
       now.add(column);
@@ -215,19 +239,24 @@ export class VramAccountant {
     for (const column of a.resident) if (!now.has(column)) seg.models.setResidency(i, column, 0, 0, 0);
     a.resident = now;
     const cfg = this.#registry.get(i);
+    a.otherBytes = 0;
     if (cfg?.gpus != null && a.source === 'nvidia-smi') {
       const nv = sumGpus(this.#gpus, cfg.gpus).usedMiB * MiB;
       a.otherBytes = Math.max(0, nv - used);
     }
     a.usedBytes = used + a.otherBytes;
-    const capacity = a.totalBytes === null ? 0 : Math.max(1, Math.floor((a.totalBytes - a.reserveBytes) / MiB));
-    seg.endpoints.setVram(i, clampI32(capacity), clampI32(Math.ceil(a.usedBytes / MiB)));
+    const capacityMiB = a.totalBytes === null ? 0 : Math.max(1, Math.floor((a.totalBytes - a.reserveBytes) / MiB));
+    seg.endpoints.setVram(i, clampI32(capacityMiB), clampI32(Math.ceil(a.usedBytes / MiB)));
+    // Rebuilt whenever the catalog's picture differs from this one, whoever set it last (the
+    // health prober's discovery reads /api/ps too, and may have put an older one there).
+    const before = residencySignature(this.#catalog.ps(i));
     this.#catalog.setPs(i, ps);
-    parts.sort();
-    const signature = parts.join(',');
-    if (signature !== a.signature) {
-      a.signature = signature;
-      if (this.#catalog.rebuild()) this.#onCatalogChange();
+    if (residencySignature(ps) !== before) {
+      try {
+        if (this.#catalog.rebuild()) this.#onCatalogChange();
+      } catch (err) {
+        this.#log.error({ endpoint: this.#registry.get(i)?.name, err: (err as Error)?.message ?? String(err) }, 'catalog rebuild failed; the previous catalog is kept');
+      }
     }
   }
 
@@ -248,7 +277,7 @@ export class VramAccountant {
     for (const m of this.#catalog.snapshot.models) {
       const need = this.need(m.name, 0);
       info.setNeedMiB(m.index, clampI32(Math.max(1, Math.ceil(need.bytes / MiB))));
-      info.setFlags(m.index, pinned.has(canonicalModelName(m.name)) ? MODEL_PINNED : 0);
+      info.setFlags(m.index, (pinned.has(canonicalModelName(m.name)) ? MODEL_PINNED : 0) | (need.source === 'learned' ? 0 : MODEL_NEED_ESTIMATED));
     }
   }
 
@@ -268,11 +297,16 @@ export class VramAccountant {
    */
   #repairInflight(indices: readonly number[]): void {
     const seg = this.#segment;
+    let pending = false;
     for (const i of indices) {
-      if (seg.endpoints.inflight(i) !== 0) continue;
+      if (seg.endpoints.inflight(i) !== 0) {
+        pending = true;
+        continue;
+      }
       const cleared = seg.models.resetInflight(i);
       if (cleared > 0) this.#log.warn({ endpoint: this.#registry.get(i)?.name, cleared }, 'cleared per-model in-flight counts left by a gone worker');
     }
+    this.#repairPending = pending;
   }
 
   vram(i: number): EndpointVram | null {
@@ -318,6 +352,11 @@ export class VramAccountant {
       }
     }
   }
+}
+
+/** What /api/ps says is resident, as a string ("name@ctx:bytes,…" sorted): equal strings, equal LOADED flags. */
+function residencySignature(ps: readonly OllamaLoaded[]): string {
+  return ps.map((p) => `${canonicalModelName(p.name)}@${p.context_length ?? 0}:${p.size_vram ?? 0}`).sort().join(',');
 }
 
 function clampI32(n: number): number {

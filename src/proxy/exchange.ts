@@ -86,6 +86,8 @@ export class Exchange implements LoadWaiter {
   loadWaits: number;
   /** performance.now() when the request first waited for a load, 0 if it never did. */
   loadWaitStartedAt: number;
+  /** The last reserve() lost a race for an endpoint's last slot. */
+  raced: boolean;
 
   constructor(proxy: Proxy, r: ClientRequest, route: Route, facts: RequestFacts, table: RoutingTable,
     model: ModelRoute, sessionHi: number, sessionLo: number, headerBlock: string) {
@@ -119,6 +121,7 @@ export class Exchange implements LoadWaiter {
     this.waitingFor = -1;
     this.loadWaits = 0;
     this.loadWaitStartedAt = 0;
+    this.raced = false;
   }
 
   /** Chooses an endpoint and sends the request there; answers the client itself when none can serve. */
@@ -138,23 +141,17 @@ export class Exchange implements LoadWaiter {
       this.model = model;
     }
     const endpoints = proxy.segment.endpoints;
-    // The selector saw a free slot, but another worker may take it first: reserve with one atomic
-    // add and, when that overshoots the cap (max_concurrency, or the half-open trial limit), give
-    // it back and choose again without that endpoint. Rare: only under a race for the last slot.
-    let skipped: number[] | null = null;
-    let e: number;
-    const warmFirst = proxy.warmFirst && this.route.kind === RouteKind.Inference && this.loadWaits < MAX_LOAD_WAITS;
-    for (;;) {
-      e = proxy.selector.select(this.table, this.model, this.route.dialect, this.sessionHi, this.sessionLo,
-        skipped === null ? this.tried : this.tried === null ? skipped : [...this.tried, ...skipped], warmFirst);
-      if (e < 0 || endpoints.acquire(e) <= proxy.breaker.capacity(e, endpoints.maxConcurrency(e))) break;
-      endpoints.release(e);
-      (skipped ??= []).push(e);
+    let e = this.reserve(proxy.warmFirst && this.route.kind === RouteKind.Inference);
+    if (e === NO_ENDPOINT_COLD) {
+      if (this.loadWaits < MAX_LOAD_WAITS) return this.placeCold();
+      // Loaded twice for this request and still not resident where it can go: busy elsewhere
+      // (step 5), or corral's picture of the GPUs is behind the backend's — then route like
+      // placement were off and let the backend load it.
+      e = proxy.selector.warmSaturated > 0 ? NO_ENDPOINT_SATURATED : this.reserve(false);
     }
-    if (e === NO_ENDPOINT_COLD) return this.placeCold();
     if (e < 0) {
       proxy.sendError(r, this.route.dialect,
-        skipped !== null ? proxy.noEndpointError(NO_ENDPOINT_SATURATED, this.model.name)
+        this.raced || e === NO_ENDPOINT_SATURATED ? proxy.noEndpointError(NO_ENDPOINT_SATURATED, this.model.name)
           : this.tried === null ? proxy.noEndpointError(e, this.model.name)
             : new UpstreamError(`every endpoint that serves "${this.model.name}" failed (${this.tried.length} tried)`));
       return this.finish();
@@ -209,16 +206,42 @@ export class Exchange implements LoadWaiter {
   }
 
   /**
+   * Selects an endpoint and reserves a slot on it, or returns a NO_ENDPOINT_* code. The selector
+   * saw a free slot, but another worker may take it first: reserve with one atomic add and, when
+   * that overshoots the cap (max_concurrency, or the half-open trial limit), give it back and
+   * choose again without that endpoint. Rare: only under a race for the last slot (`raced`).
+   */
+  reserve(warmFirst: boolean): number {
+    const proxy = this.proxy;
+    const endpoints = proxy.segment.endpoints;
+    let skipped: number[] | null = null;
+    let e: number;
+    for (;;) {
+      e = proxy.selector.select(this.table, this.model, this.route.dialect, this.sessionHi, this.sessionLo,
+        skipped === null ? this.tried : this.tried === null ? skipped : [...this.tried, ...skipped], warmFirst);
+      if (e < 0 || endpoints.acquire(e) <= proxy.breaker.capacity(e, endpoints.maxConcurrency(e))) break;
+      endpoints.release(e);
+      (skipped ??= []).push(e);
+    }
+    this.raced = skipped !== null;
+    return e;
+  }
+
+  /**
    * No endpoint holding the model can take the request: place it (routing/placement.ts) and wait
    * for the load — one this request claimed and asks the primary for, or one already under way.
    */
   placeCold(): void {
     const proxy = this.proxy;
     const m = this.model.index;
-    const planned = proxy.placement.plan(this.table, this.model, this.route.dialect, this.tried);
+    // Resident somewhere but saturated there: another copy may go into free vRAM, but nobody's
+    // model is unloaded for it (step 5 holds the request instead, once admission queues exist).
+    const saturatedElsewhere = proxy.selector.warmSaturated > 0;
+    // Read before looking for a load to join: a load ending after this read wakes this request.
+    const epoch = proxy.segment.modelInfo.loadsEnded(m);
+    const planned = proxy.placement.plan(this.table, this.model, this.route.dialect, this.tried, !saturatedElsewhere);
     if (planned === PLAN_NO_CAPACITY) {
-      // Held somewhere but saturated there, and no room elsewhere: a busy model, not a missing one.
-      proxy.sendError(this.r, this.route.dialect, proxy.selector.warmSaturated > 0
+      proxy.sendError(this.r, this.route.dialect, saturatedElsewhere
         ? proxy.noEndpointError(NO_ENDPOINT_SATURATED, this.model.name) : proxy.noCapacityError(this.model.name));
       return this.finish();
     }
@@ -226,7 +249,7 @@ export class Exchange implements LoadWaiter {
     this.loadWaits++;
     this.waitingFor = m;
     if (this.loadWaitStartedAt === 0) this.loadWaitStartedAt = performance.now();
-    proxy.loadWaiters.add(m, planned >= 0 ? planned : proxy.segment.modelInfo.loadingOn(m), this);
+    proxy.loadWaiters.add(m, planned >= 0 ? planned : proxy.segment.modelInfo.loadingOn(m), this, epoch);
   }
 
   /** The load this request waited for ended: route again (the model is resident now), or answer its failure. */
@@ -430,12 +453,14 @@ export class Exchange implements LoadWaiter {
   releaseEndpoint(): void {
     if (this.endpoint < 0) return;
     const endpoints = this.proxy.segment.endpoints;
-    endpoints.release(this.endpoint);
-    this.proxy.segment.holds.unhold(this.proxy.statsSlot, this.endpoint);
+    // The model's count first: while it is up, the endpoint's is too (the primary's repair of a
+    // gone worker's counts relies on it).
     if (this.cellModel >= 0) {
       this.proxy.segment.models.end(this.endpoint, this.cellModel);
       this.cellModel = -1;
     }
+    endpoints.release(this.endpoint);
+    this.proxy.segment.holds.unhold(this.proxy.statsSlot, this.endpoint);
     // Only attempts that produced a response say anything about the endpoint's latency.
     if (this.firstByteAt !== 0) endpoints.recordLatencyUs(this.endpoint, Math.round((this.firstByteAt - this.attemptStartedAt) * 1000));
     this.endpoint = -1;

@@ -1,3 +1,4 @@
+import { UpstreamTimeoutError } from '../core/errors.js';
 import type { LoadDone } from '../core/ipc.js';
 
 /** What waits for a model load: an exchange, woken with the outcome. */
@@ -5,24 +6,36 @@ export interface LoadWaiter {
   loadDone(done: LoadDone): void;
 }
 
+/** The largest delay a Node timer honours (2^31 - 1 ms). */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
 class Group {
-  readonly waiters: LoadWaiter[] = [];
+  waiters: LoadWaiter[] = [];
+  /** Per waiter: the model's count of ended loads when it joined (ModelInfoTable.loadsEnded). */
+  epochs: number[] = [];
   timer: NodeJS.Timeout | null = null;
+  endpoint = -1;
 }
 
 /**
  * Requests of this process waiting for a model load, by model column. The primary announces the
- * end of every load (IPC `load-done`); the waiters of that model are woken at once, with no
- * polling. A deadline per model (the load timeout plus a margin) answers them should that
- * message never come (a primary that lost the load), so no request waits forever.
+ * end of every load (IPC `load-done`); the waiters of that model that joined before it ended are
+ * woken at once, with no polling (one that joined later waits for the load it joined). A deadline
+ * per model, restarted whenever some of its waiters are woken, answers the rest should that
+ * message never come (a primary that lost the load): no request waits forever.
  */
 export class LoadWaiters {
   readonly #groups = new Map<number, Group>();
   readonly #deadlineMs: number;
+  readonly #onError: (err: unknown) => void;
 
-  /** `deadlineMs`: the longest a request waits for one load before it is answered as timed out. */
-  constructor(deadlineMs: number) {
-    this.#deadlineMs = deadlineMs;
+  /**
+   * `deadlineMs`: the longest a request waits for one load before it is answered as timed out.
+   * `onError`: what a waiter threw while being woken (the others are woken all the same).
+   */
+  constructor(deadlineMs: number, onError: (err: unknown) => void) {
+    this.#deadlineMs = Math.min(deadlineMs, MAX_TIMER_MS);
+    this.#onError = onError;
   }
 
   /** Waiting requests, all models. */
@@ -32,14 +45,22 @@ export class LoadWaiters {
     return n;
   }
 
-  add(model: number, endpoint: number, w: LoadWaiter): void {
+  /** `epoch`: ModelInfoTable.loadsEnded(model), read before the request looked for a load to join. */
+  add(model: number, endpoint: number, w: LoadWaiter, epoch: number): void {
     let g = this.#groups.get(model);
     if (g === undefined) {
       this.#groups.set(model, (g = new Group()));
-      g.timer = setTimeout(() => this.#expire(model, endpoint), this.#deadlineMs);
-      g.timer.unref();
+      this.#arm(model, g);
     }
+    g.endpoint = endpoint;
     g.waiters.push(w);
+    g.epochs.push(epoch);
+  }
+
+  #arm(model: number, g: Group): void {
+    if (g.timer !== null) clearTimeout(g.timer);
+    g.timer = setTimeout(() => this.#expire(model), this.#deadlineMs);
+    g.timer.unref();
   }
 
   /** A waiter that went away (its client disconnected). */
@@ -47,17 +68,41 @@ export class LoadWaiters {
     const g = this.#groups.get(model);
     if (g === undefined) return;
     const k = g.waiters.indexOf(w);
-    if (k >= 0) g.waiters.splice(k, 1);
+    if (k >= 0) {
+      g.waiters.splice(k, 1);
+      g.epochs.splice(k, 1);
+    }
     if (g.waiters.length === 0) this.#drop(model, g);
   }
 
-  /** The load of `done.model` ended: every waiter for that model hears it. Returns how many did. */
+  /** A load of `done.model` ended: every waiter that joined before it ended hears it. Returns how many did. */
   wake(done: LoadDone): number {
     const g = this.#groups.get(done.model);
     if (g === undefined) return 0;
-    this.#drop(done.model, g);
-    for (const w of g.waiters) w.loadDone(done);
-    return g.waiters.length;
+    const woken: LoadWaiter[] = [];
+    const keptWaiters: LoadWaiter[] = [];
+    const keptEpochs: number[] = [];
+    for (let k = 0; k < g.waiters.length; k++) {
+      if (g.epochs[k]! < done.epoch) woken.push(g.waiters[k]!);
+      else {
+        keptWaiters.push(g.waiters[k]!);
+        keptEpochs.push(g.epochs[k]!);
+      }
+    }
+    if (keptWaiters.length === 0) this.#drop(done.model, g);
+    else {
+      g.waiters = keptWaiters;
+      g.epochs = keptEpochs;
+      this.#arm(done.model, g);
+    }
+    for (const w of woken) {
+      try {
+        w.loadDone(done);
+      } catch (err) {
+        this.#onError(err);
+      }
+    }
+    return woken.length;
   }
 
   #drop(model: number, g: Group): void {
@@ -65,11 +110,12 @@ export class LoadWaiters {
     this.#groups.delete(model);
   }
 
-  #expire(model: number, endpoint: number): void {
+  #expire(model: number): void {
+    const g = this.#groups.get(model);
     this.wake({
-      model, endpoint, ok: false, code: 'CORRAL_ERR_UPSTREAM_TIMEOUT', status: 504,
+      model, endpoint: g?.endpoint ?? -1, ok: false, code: UpstreamTimeoutError.code, status: 504,
       message: `the model load this request waited for did not end within ${Math.round(this.#deadlineMs / 1000)} s`,
-      sentAtMs: performance.timeOrigin + performance.now(),
+      epoch: Number.MAX_SAFE_INTEGER, sentAtMs: performance.timeOrigin + performance.now(),
     });
   }
 }

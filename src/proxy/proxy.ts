@@ -40,7 +40,7 @@ const SESSION_SEED_HI = 0x9e3779b1;
 const SESSION_SEED_LO = 0x85ebca77;
 
 const HEALTH_BODY = JSON.stringify({ status: 'ok' });
-/** How much longer than models.load_timeout a request waits for a load before it is answered 504 itself. */
+/** Added to twice models.load_timeout (its own load, and one queued before it): how long a request waits for a load before it is answered 504 itself. */
 const LOAD_WAIT_MARGIN_MS = 30_000;
 const MiB = 1024 * 1024;
 const RETRY_AFTER_SECONDS = '1';
@@ -88,7 +88,9 @@ export class Proxy implements RequestHandler {
     this.breaker = new CircuitBreaker(segment.endpoints, config.circuit_breaker);
     this.selector = new Selector(segment, createStrategy(config.routing.strategy), this.breaker);
     this.placement = new Placement(segment, this.breaker);
-    this.loadWaiters = new LoadWaiters(config.models.load_timeout + LOAD_WAIT_MARGIN_MS);
+    // A backstop: the primary answers a load's waiters itself when it fails or times out.
+    this.loadWaiters = new LoadWaiters(2 * config.models.load_timeout + LOAD_WAIT_MARGIN_MS,
+      (err) => this.log.error({ err }, 'a request waiting for a model load failed when woken'));
     this.warmFirst = config.routing.placement === 'warm-first';
     this.nowSec = segment.header.nowSec();
     this.#clock = setInterval(() => {
@@ -288,8 +290,12 @@ export class Proxy implements RequestHandler {
   /** Placement found no endpoint with room for the model (its own error class, issue 11 step 6). */
   noCapacityError(model: string): CorralError {
     const p = this.placement;
+    if (p.tooBig) {
+      return new NoCapacityError(`no endpoint has room for "${model}": it needs about ${formatBytes(p.needMiB * MiB)} of vRAM, more than any ` +
+        `endpoint has in all (the largest has ${formatBytes(p.largestCapacityMiB * MiB)}: vram less vram_reserve)`);
+    }
     return new NoCapacityError(`no endpoint has room for "${model}": it needs about ${formatBytes(p.needMiB * MiB)} of vRAM; ` +
-      `the largest free space is ${formatBytes(p.largestFreeMiB * MiB)}, and the resident models that could make room are busy or pinned`);
+      `the largest free space is ${formatBytes(p.largestFreeMiB * MiB)}, and the resident models that could make room are busy, pinned or just used`);
   }
 
   /** An error in the caller's dialect. A 503 that waiting can cure carries Retry-After unless another header is given. */

@@ -1,7 +1,7 @@
 import type { Segment } from '../state/segment.js';
 import { EndpointState } from '../state/endpoints.js';
 import { MODEL_AVAILABLE, MODEL_LOADED } from '../state/models.js';
-import { MODEL_PINNED } from '../state/model-info.js';
+import { MODEL_NEED_ESTIMATED, MODEL_PINNED } from '../state/model-info.js';
 import type { CircuitBreaker } from './circuit-breaker.js';
 import type { ModelRoute, RoutingTable } from './routing-table.js';
 
@@ -18,9 +18,11 @@ const UNKNOWN_NEED_MIB = 1024;
  * 2–6): join a load in progress; else the Ollama endpoint where it fits in free vRAM above the
  * reserve (best fit); else one whose idle, unpinned resident models free enough when unloaded
  * (fewest evictions, then least recently used); endpoints whose vRAM is unknown come after those
- * where it is known to fit. The chosen endpoint's load is claimed in the segment with one CAS, so
- * concurrent requests in every worker end up waiting for the same load. Runs only for cold models
- * (the warm path never gets here); reads the segment, allocates nothing but on eviction plans.
+ * where it is known to fit. Free vRAM counts the loads already claimed there as used, so two cold
+ * models are never planned into the same space. The chosen endpoint's load is claimed in the
+ * segment with one CAS, so concurrent requests in every worker end up waiting for the same load.
+ * Runs only for cold models (the warm path never gets here); reads the segment, allocates only on
+ * eviction plans.
  */
 export class Placement {
   readonly #segment: Segment;
@@ -28,8 +30,9 @@ export class Placement {
   /** Of the last PLAN_NO_CAPACITY: the model's need and the largest free space seen, in MiB. */
   needMiB = 0;
   largestFreeMiB = 0;
-  /** Of the last claim: the evictions the plan expects (0 when it fits). */
-  plannedEvictions = 0;
+  /** Of the last PLAN_NO_CAPACITY: the model is bigger than any candidate's whole usable vRAM (largestCapacityMiB). */
+  tooBig = false;
+  largestCapacityMiB = 0;
 
   constructor(segment: Segment, breaker: CircuitBreaker) {
     this.#segment = segment;
@@ -37,15 +40,20 @@ export class Placement {
   }
 
   /**
+   * @param allowEvict false when the model is resident elsewhere but saturated there: another
+   *   copy may go into free vRAM, never at the cost of unloading someone else's model
    * @returns the endpoint whose load this call claimed (the caller asks the primary to perform it
    *   and waits), PLAN_JOIN, or PLAN_NO_CAPACITY
    */
-  plan(table: RoutingTable, model: ModelRoute, dialect: number, tried: readonly number[] | null): number {
+  plan(table: RoutingTable, model: ModelRoute, dialect: number, tried: readonly number[] | null, allowEvict: boolean): number {
     const seg = this.#segment;
     const endpoints = seg.endpoints;
     const m = model.index;
     if (seg.modelInfo.loadingOn(m) >= 0) return PLAN_JOIN;
     const need = seg.modelInfo.needMiB(m) || UNKNOWN_NEED_MIB;
+    // An estimate from the size on disk may overshoot: where it exceeds an endpoint's whole
+    // usable vRAM, the model is still tried there (Ollama's answer, or /api/ps, then tells).
+    const estimated = (seg.modelInfo.flags(m) & MODEL_NEED_ESTIMATED) !== 0;
     const dialectBit = 1 << dialect;
     let fit = -1;
     let fitSlack = Infinity;
@@ -56,6 +64,9 @@ export class Placement {
     let evictCount = Infinity;
     let evictAge = Infinity;
     let largestFree = 0;
+    let largestCapacity = 0;
+    let known = 0;
+    let tooBig = 0;
     const list = model.endpoints;
     for (let k = 0; k < list.length; k++) {
       const e = list[k]!;
@@ -76,10 +87,17 @@ export class Placement {
         }
         continue;
       }
-      const free = capacity - endpoints.vramUsedMiB(e);
+      known++;
+      if (capacity > largestCapacity) largestCapacity = capacity;
+      const wanted = estimated ? Math.min(need, capacity) : need;
+      if (wanted > capacity) {
+        tooBig++;
+        continue;
+      }
+      const free = capacity - endpoints.vramUsedMiB(e) - this.#claimedMiB(e, m);
       if (free > largestFree) largestFree = free;
-      if (need <= free) {
-        const slack = free - need;
+      if (wanted <= free) {
+        const slack = free - wanted;
         if ((fitBusy && !busy) || (fitBusy === busy && slack < fitSlack)) {
           fit = e;
           fitSlack = slack;
@@ -87,8 +105,8 @@ export class Placement {
         }
         continue;
       }
-      if (fit >= 0) continue; // a fit beats any eviction
-      const victims = this.#evictionsFor(e, m, need - free);
+      if (fit >= 0 || !allowEvict) continue; // a fit beats any eviction
+      const victims = this.#evictionsFor(e, m, wanted - free);
       if (victims.count > 0 && (victims.count < evictCount || (victims.count === evictCount && victims.newestVictimSec < evictAge))) {
         evict = e;
         evictCount = victims.count;
@@ -99,11 +117,24 @@ export class Placement {
     if (chosen < 0) {
       this.needMiB = need;
       this.largestFreeMiB = largestFree;
+      this.largestCapacityMiB = largestCapacity;
+      this.tooBig = known > 0 && tooBig === known;
       return PLAN_NO_CAPACITY;
     }
-    this.plannedEvictions = chosen === evict && fit < 0 && unknown < 0 ? evictCount : 0;
     const prior = seg.modelInfo.claimLoad(m, chosen);
     return prior < 0 ? chosen : PLAN_JOIN;
+  }
+
+  /** vRAM already promised on `e` to loads claimed there (other models, not resident yet), in MiB. */
+  #claimedMiB(e: number, m: number): number {
+    const seg = this.#segment;
+    const n = seg.header.modelCount();
+    let claimed = 0;
+    for (let c = 0; c < n; c++) {
+      if (c === m || seg.modelInfo.loadingOn(c) !== e || (seg.models.flags(e, c) & MODEL_LOADED) !== 0) continue;
+      claimed += seg.modelInfo.needMiB(c) || UNKNOWN_NEED_MIB;
+    }
+    return claimed;
   }
 
   /**

@@ -77,11 +77,13 @@ export class Selector {
       if (e === exclude || (tried !== null && tried.includes(e))) continue;
       if (!this.#breaker.admits(e)) continue;
       healthy++;
+      const saturated = endpoints.inflight(e) >= endpoints.maxConcurrency(e);
       if (warmFirst && (flags & MODEL_LOADED) === 0) {
-        if (table.endpointLoads[e] === 1) cold++;
+        // Could load it, if it has a free slot; a full one is just saturated.
+        if (table.endpointLoads[e] === 1 && !saturated) cold++;
         continue;
       }
-      if (endpoints.inflight(e) >= endpoints.maxConcurrency(e)) {
+      if (saturated) {
         warmSaturated++;
         continue;
       }

@@ -2,6 +2,8 @@ import { MI_FLAGS, MI_LOADING_ON, MI_LOADS, MI_NEED_MIB, MODEL_INFO_STRIDE, type
 
 /** corral never evicts the model (`models.pinned`). */
 export const MODEL_PINNED = 1;
+/** Its need is an estimate from its size on disk, not a size seen in `/api/ps`: placement may try it where the estimate looks too big. */
+export const MODEL_NEED_ESTIMATED = 2;
 
 /**
  * One row per model (by catalog column): what placement needs that belongs to the model rather
@@ -40,12 +42,15 @@ export class ModelInfoTable {
     return prior === 0 ? -1 : prior - 1;
   }
 
-  /** The load on `endpoint` is over (done or failed): the claim goes, if it is still that one. */
+  /**
+   * The load on `endpoint` is over (done or failed): the claim goes, if it is still that one, and
+   * the count of ended loads moves on either way (requests waiting compare it: load-waiters.ts).
+   */
   releaseLoad(model: number, endpoint: number): boolean {
     const i = model * MODEL_INFO_STRIDE + MI_LOADING_ON;
-    if (Atomics.compareExchange(this.#i32, i, endpoint + 1, 0) !== endpoint + 1) return false;
+    const released = Atomics.compareExchange(this.#i32, i, endpoint + 1, 0) === endpoint + 1;
     Atomics.add(this.#i32, model * MODEL_INFO_STRIDE + MI_LOADS, 1);
-    return true;
+    return released;
   }
 
   /** Loads of the model that ended (successfully or not) since the segment was created. */

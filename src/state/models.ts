@@ -12,6 +12,7 @@ export const MODEL_LOADED = 2;
 
 const NO_MODELS = new Int32Array(0);
 
+
 /**
  * One cell per (endpoint, model) pair, row-major by endpoint, so one endpoint's row is contiguous
  * (clearEndpoint, discovery updates). Flags and residency (vRAM, context, expiry) are written by

@@ -201,13 +201,16 @@ t.test('prefetch: after a request for A, the model that usually follows A is loa
     config: { models: { prefetch: { enabled: true, window: 50, confidence: 0.6 } } },
     endpoints: [{ name: 'gpu', type: 'ollama', vram: '8GiB' }],
   });
-  // b is unloaded after each use (keep_alive 0): only a prefetch can have it resident when asked.
+  // The pattern a → b, b unloaded after each use (keep_alive 0).
   for (let i = 0; i < 6; i++) {
     t.equal((await chat(corral, 'a:1b')).status, 200);
     t.equal((await chat(corral, 'b:1b', { keep_alive: 0 })).status, 200);
-    await until('b unloaded', () => !sim!.gpu().resident.some((r) => r.name === 'b:1b'));
   }
-  const prefetched = corral.waitForLog((l) => l.msg === 'prefetching a model' && l.model === 'b:1b');
+  // Whatever a prefetch did meanwhile, b leaves the GPU, and corral sees it go.
+  await until('no load running', () => sim!.gpu().loading === null);
+  await request(`${sim!.url}/api/generate`, { method: 'POST', body: JSON.stringify({ model: 'b:1b', keep_alive: 0 }) }).then((r) => r.body.dump());
+  await until('corral sees b gone', async () => !(await corral.status()).endpoints[0].residents.some((r: any) => r.model === 'b:1b'));
+  const prefetched = corral.nextLog((l) => l.msg === 'prefetching a model' && l.model === 'b:1b');
   t.equal((await chat(corral, 'a:1b')).status, 200);
   await prefetched;
   await until('b resident before anyone asks', () => sim!.gpu().resident.some((r) => r.name === 'b:1b') && sim!.gpu().loading === null);
@@ -216,4 +219,52 @@ t.test('prefetch: after a request for A, the model that usually follows A is loa
   t.equal(loadsOf(sim!, 'b:1b'), loadsBefore, 'the request found b loaded');
   await until('the hit counted', async () => (await corral.status()).placement.prefetch.hits >= 1);
   t.match((await corral.status()).placement.prefetch, { enabled: true, issued: Number, hits: Number, misses: 0 });
+});
+
+t.test('two cold models asked for at once that do not fit together: never planned into the same space', async (t) => {
+  const models = [{ name: 'x:7b', sizeBytes: 4.5 * GiB }, { name: 'y:7b', sizeBytes: 4.5 * GiB }];
+  const [sim] = await startBackends(t, [{ name: 'gpu', preload: false, vramBytes: 8 * GiB, loadMsPerGiB: 200, tokensPerSecond: 20, tokens: 6, models }]);
+  const corral = await startCorral(t, [sim!], {
+    config: { models: { estimate_factor: 1 } },
+    endpoints: [{ name: 'gpu', type: 'ollama', vram: '8GiB', vram_reserve: '0%' }],
+  });
+  // x's load is claimed first; y then sees its 4.5 GiB promised and x (loading, then busy) not evictable.
+  const loading = new Promise<void>((resolve) => sim!.once('loading', () => resolve()));
+  const xs = Array.from({ length: 3 }, () => chat(corral, 'x:7b'));
+  await loading;
+  const ys = await Promise.all(Array.from({ length: 3 }, () => chat(corral, 'y:7b')));
+  for (const y of ys) {
+    t.match(y, { status: 503, body: { code: 'CORRAL_ERR_NO_CAPACITY', error: /no endpoint has room for "y:7b": it needs about 4\.5 GiB of vRAM; the largest free space is 3\.5 GiB/ } },
+      'refused at once (until admission queues hold it), not after a wasted load');
+  }
+  t.same((await Promise.all(xs)).map((x) => x.status), [200, 200, 200]);
+  t.equal(sim!.stats.loads, 1, 'only x was loaded');
+  t.equal(sim!.stats.loadFailures + sim!.stats.evictions, 0);
+  // Once x is idle, y takes its place.
+  t.equal((await chat(corral, 'y:7b')).status, 200);
+  t.same(sim!.gpu().resident.map((r) => r.name), ['y:7b']);
+});
+
+t.test('requests beyond max_concurrency after a load never evict another model to make a copy', async (t) => {
+  const models = [{ name: 'hot:7b', sizeBytes: 4 * GiB }, { name: 'other:7b', sizeBytes: 5 * GiB }];
+  const sims = await startBackends(t, [
+    { name: 'gpu-a', preload: false, vramBytes: 6 * GiB, loadMsPerGiB: 100, tokensPerSecond: 20, tokens: 6, models },
+    { name: 'gpu-b', preload: false, vramBytes: 6 * GiB, loadMsPerGiB: 100, ...QUICK, models },
+  ]);
+  const corral = await startCorral(t, sims, {
+    config: { models: { estimate_factor: 1 } },
+    endpoints: sims.map((s) => ({ name: s.name, type: 'ollama', vram: '6GiB', vram_reserve: '0%', max_concurrency: 8, priority: s.name === 'gpu-a' ? 1 : 0 })),
+  });
+  // gpu-b holds another model, idle: a copy of hot:7b would have to evict it.
+  const other = await chat(corral, 'other:7b');
+  t.equal(other.status, 200);
+  const fill = other.endpoint;
+  const answers = await Promise.all(Array.from({ length: 12 }, () => chat(corral, 'hot:7b')));
+  const ok = answers.filter((a) => a.status === 200);
+  t.equal(loadsOf(sims[0]!, 'hot:7b') + loadsOf(sims[1]!, 'hot:7b'), 1, 'one load of the hot model');
+  t.ok(sims.find((s) => s.name === fill)!.gpu().resident.some((r) => r.name === 'other:7b'), 'the other model was not evicted for a copy');
+  t.ok(ok.length >= 8, `at least max_concurrency served (${ok.length})`);
+  for (const a of answers.filter((x) => x.status !== 200)) {
+    t.match(a, { status: 503, body: { code: 'CORRAL_ERR_NO_ENDPOINT', error: /is at max_concurrency/ } }, 'the rest: saturated, retry (until admission queues)');
+  }
 });

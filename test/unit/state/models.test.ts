@@ -74,9 +74,10 @@ t.test('model info: one load claim per model; need and pinned flag', async (t) =
   t.equal(info.claimLoad(1, 3), 2, 'a second claimant learns where the load runs');
   t.equal(info.loadingOn(1), 2);
   t.notOk(info.releaseLoad(1, 3), 'only the claim on that endpoint is released');
+  t.equal(info.loadingOn(1), 2);
   t.ok(info.releaseLoad(1, 2));
   t.equal(info.loadingOn(1), -1);
-  t.equal(info.loadsEnded(1), 1);
+  t.equal(info.loadsEnded(1), 2, 'every ended load counts');
   t.equal(info.claimLoad(1, 0), -1, 'claimable again; endpoint 0 is a valid claim');
   t.equal(info.loadingOn(1), 0);
   info.setNeedMiB(2, 5000);
