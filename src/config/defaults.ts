@@ -95,6 +95,9 @@ export const MODELS_DEFAULTS = {
   pinned: [] as readonly string[],
   prewarm: [] as readonly never[],
   prefetch: { enabled: false, window: 200, confidence: 0.6 },
+  size_context: true,
+  num_ctx_buckets: [2048, 4096, 8192, 16384, 32768, 65536, 131072] as readonly number[],
+  reply_budget: 1024,
 } as const;
 
 export const PREWARM_KEYS = ['model', 'endpoints', 'keep_alive'] as const;

@@ -326,7 +326,27 @@ function checkModelsSection(raw: unknown, endpointNames: readonly string[], p: P
     pinned: m.pinned === undefined || m.pinned === null ? [] : checkNames(m.pinned, 'models.pinned', p, 'model names') ?? [],
     prewarm: checkPrewarm(m.prewarm, endpointNames, p),
     prefetch: checkPrefetch(m.prefetch, p),
+    size_context: p.boolean(m.size_context, 'models.size_context', D.size_context),
+    num_ctx_buckets: checkBuckets(m.num_ctx_buckets, p),
+    reply_budget: p.integer(m.reply_budget, 'models.reply_budget', 1, 1 << 24, D.reply_budget),
   };
+}
+
+/** Context sizes corral may choose: ascending positive integers. */
+function checkBuckets(v: unknown, p: Problems): readonly number[] {
+  const D = MODELS_DEFAULTS.num_ctx_buckets;
+  if (v === undefined || v === null) return D;
+  if (!Array.isArray(v) || v.length === 0 || !v.every((n) => Number.isSafeInteger(n) && n >= 256 && n <= 0x7fffffff)) {
+    p.add('models.num_ctx_buckets', 'must be a non-empty list of context sizes (integers from 256 tokens)');
+    return D;
+  }
+  for (let i = 1; i < v.length; i++) {
+    if (v[i] <= v[i - 1]) {
+      p.add('models.num_ctx_buckets', 'must be in ascending order, each listed once');
+      return D;
+    }
+  }
+  return v as number[];
 }
 
 function checkUpstream(raw: unknown, p: Problems): UpstreamConfig {

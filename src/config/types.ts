@@ -57,6 +57,10 @@ export interface ModelsConfig {
   readonly pinned: readonly string[]; // never evicted by corral (default [])
   readonly prewarm: readonly PrewarmConfig[]; // loaded at start and whenever an endpoint comes back (default [])
   readonly prefetch: PrefetchConfig;
+  /** Ollama requests: choose `options.num_ctx` from num_ctx_buckets, and refuse prompts longer than the model's context (default true). */
+  readonly size_context: boolean;
+  readonly num_ctx_buckets: readonly number[]; // ascending (default 2048 … 131072)
+  readonly reply_budget: number;     // tokens reserved for the answer when the request sets no num_predict (default 1024)
 }
 
 export interface ServerConfig {

@@ -29,6 +29,7 @@ function define(code: string, status: number, type: string, defaultMessage: stri
 
 export const InvalidJsonError = define('CORRAL_ERR_INVALID_JSON', 400, 'invalid_request_error', 'request body is not valid JSON');
 export const InvalidRequestError = define('CORRAL_ERR_INVALID_REQUEST', 400, 'invalid_request_error', 'invalid request');
+export const ContextLengthError = define('CORRAL_ERR_CONTEXT_LENGTH', 400, 'invalid_request_error', 'the prompt is longer than the model\'s context');
 export const MissingModelError = define('CORRAL_ERR_MISSING_MODEL', 400, 'invalid_request_error', 'model: is required');
 export const RequestTimeoutError = define('CORRAL_ERR_REQUEST_TIMEOUT', 408, 'invalid_request_error', 'request body not received within server.body_timeout');
 export const UnauthorizedError = define('CORRAL_ERR_UNAUTHORIZED', 401, 'authentication_error', 'missing or invalid credentials');
@@ -61,7 +62,7 @@ export class ConfigError extends Error {
 
 /** Every HTTP error class, for documentation checks and tests that exercise each code. */
 export const HTTP_ERRORS = [
-  InvalidJsonError, InvalidRequestError, MissingModelError, RequestTimeoutError, UnauthorizedError, NotFoundError,
+  InvalidJsonError, InvalidRequestError, ContextLengthError, MissingModelError, RequestTimeoutError, UnauthorizedError, NotFoundError,
   ModelNotFoundError, MethodNotAllowedError, BodyTooLargeError, UnsupportedMediaTypeError,
   HeadersTooLargeError, ModelLoadError, UpstreamError, NoEndpointError, NoCapacityError, DialectUnsupportedError,
   ShuttingDownError, UpstreamTimeoutError, InternalError,

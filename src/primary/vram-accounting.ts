@@ -278,6 +278,7 @@ export class VramAccountant {
       const need = this.need(m.name, 0);
       info.setNeedMiB(m.index, clampI32(Math.max(1, Math.ceil(need.bytes / MiB))));
       info.setFlags(m.index, (pinned.has(canonicalModelName(m.name)) ? MODEL_PINNED : 0) | (need.source === 'learned' ? 0 : MODEL_NEED_ESTIMATED));
+      info.setMaxContext(m.index, clampI32(this.facts(m.name)?.max_context ?? 0));
     }
   }
 
@@ -351,6 +352,7 @@ export class VramAccountant {
         // Facts are for display and estimates only.
       }
     }
+    this.publishModelInfo();
   }
 }
 

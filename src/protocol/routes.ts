@@ -24,13 +24,20 @@ export class Route {
   readonly view: number;
   /** Whether a JSON `stream` flag defaults to true when absent (Ollama chat/generate do; OpenAI does not). */
   readonly streamsByDefault: boolean;
-  constructor(method: 'get' | 'post', path: string, kind: RouteKind, dialect: Dialect, view: number, streamsByDefault: boolean) {
+  /** Generates text from a prompt (chat, completion): its prompt is checked against the model's context. */
+  readonly generates: boolean;
+  /** An Ollama route whose body takes `options.num_ctx` (chat, generate): corral sizes the context. */
+  readonly sizesContext: boolean;
+  constructor(method: 'get' | 'post', path: string, kind: RouteKind, dialect: Dialect, view: number, streamsByDefault: boolean,
+    generates = false) {
     this.method = method;
     this.path = path;
     this.kind = kind;
     this.dialect = dialect;
     this.view = view;
     this.streamsByDefault = streamsByDefault;
+    this.generates = generates;
+    this.sizesContext = generates && dialect === Dialect.Ollama;
   }
 }
 
@@ -39,16 +46,16 @@ const A = Dialect.OpenAI;
 
 /** Every route corral serves. Paths follow Ollama's docs/api.md and OpenAI's API reference. */
 export const ROUTES: readonly Route[] = [
-  new Route('post', '/api/chat', RouteKind.Inference, O, -1, true),
-  new Route('post', '/api/generate', RouteKind.Inference, O, -1, true),
+  new Route('post', '/api/chat', RouteKind.Inference, O, -1, true, true),
+  new Route('post', '/api/generate', RouteKind.Inference, O, -1, true, true),
   new Route('post', '/api/embed', RouteKind.Inference, O, -1, false),
   new Route('post', '/api/embeddings', RouteKind.Inference, O, -1, false),
   new Route('post', '/api/show', RouteKind.ModelInfo, O, -1, false),
   new Route('get', '/api/tags', RouteKind.Catalog, O, CatalogView.OllamaTags, false),
   new Route('get', '/api/ps', RouteKind.Catalog, O, CatalogView.OllamaPs, false),
   new Route('get', '/api/version', RouteKind.Catalog, O, CatalogView.OllamaVersion, false),
-  new Route('post', '/v1/chat/completions', RouteKind.Inference, A, -1, false),
-  new Route('post', '/v1/completions', RouteKind.Inference, A, -1, false),
+  new Route('post', '/v1/chat/completions', RouteKind.Inference, A, -1, false, true),
+  new Route('post', '/v1/completions', RouteKind.Inference, A, -1, false, true),
   new Route('post', '/v1/embeddings', RouteKind.Inference, A, -1, false),
   new Route('get', '/v1/models', RouteKind.Catalog, A, CatalogView.OpenAIModels, false),
   new Route('get', '/internal/health', RouteKind.Internal, A, InternalView.Health, false),

@@ -19,6 +19,9 @@ import type { ForwardedHeaders } from '../upstream/forwarded-headers.js';
 import { closingBytes, Framing } from '../protocol/stream-framing.js';
 import { EventGate } from './event-gate.js';
 import { withModelName } from '../protocol/model-rename.js';
+import { chooseNumCtx, promptTokens } from '../protocol/context-size.js';
+import { withNumCtx } from '../protocol/num-ctx-injection.js';
+import { MODEL_LOADED } from '../state/models.js';
 
 const NO_BODY = Buffer.alloc(0);
 /**
@@ -190,6 +193,19 @@ export class Exchange implements LoadWaiter {
     const path = target.basePath === '' ? this.pathWithQuery() : target.basePath + this.pathWithQuery();
     let headerBlock = this.headerBlock;
     let body = this.r.body ?? NO_BODY;
+    if (proxy.sizeContext && this.route.sizesContext && this.table.endpointLoads[e] === 1) {
+      // Ollama reloads a model for another num_ctx: the one chosen fits this endpoint's runner.
+      const numCtx = this.numCtxFor(e);
+      r.numCtx = numCtx;
+      const m = this.model.index;
+      if ((proxy.segment.models.flags(e, m) & MODEL_LOADED) !== 0 && proxy.segment.models.context(e, m) !== numCtx) {
+        proxy.segment.models.setContext(e, m, numCtx); // this request reloads the runner at that size
+      }
+      if (numCtx !== this.facts.numCtx) {
+        body = withNumCtx(body, numCtx, this.facts.hasOptions);
+        headerBlock = withContentLength(headerBlock, body.length);
+      }
+    }
     const forwardAs = this.model.forwardAs;
     if (forwardAs !== null && forwardAs[e] !== null && forwardAs[e] !== undefined) {
       // Rare: this endpoint lists the model under the other spelling and may not resolve the
@@ -203,6 +219,16 @@ export class Exchange implements LoadWaiter {
     const attempt = new UpstreamAttempt(this, `POST ${path} HTTP/1.1\r\nhost: ${target.hostHeader}\r\n${headerBlock}`, body);
     this.current = attempt;
     target.pool.dispatch(attempt);
+  }
+
+  /** The num_ctx for this request on endpoint `e` (0 = resident nowhere there): context-size.ts. */
+  numCtxFor(e: number): number {
+    const proxy = this.proxy;
+    const m = this.model.index;
+    const facts = this.facts;
+    const resident = e >= 0 && (proxy.segment.models.flags(e, m) & MODEL_LOADED) !== 0 ? proxy.segment.models.context(e, m) : 0;
+    const needed = promptTokens(facts.promptChars) + (facts.numPredict > 0 ? facts.numPredict : proxy.replyBudget);
+    return chooseNumCtx(needed, facts.numCtx, resident, proxy.numCtxBuckets, proxy.segment.modelInfo.maxContext(m));
   }
 
   /**
@@ -245,7 +271,11 @@ export class Exchange implements LoadWaiter {
         ? proxy.noEndpointError(NO_ENDPOINT_SATURATED, this.model.name) : proxy.noCapacityError(this.model.name));
       return this.finish();
     }
-    if (planned >= 0) proxy.control.requestLoad(planned, m, this.facts.numCtx, this.facts.keepAlive);
+    if (planned >= 0) {
+      // Loaded at the context the request will then ask for: not loaded twice.
+      const numCtx = proxy.sizeContext && this.route.sizesContext ? this.numCtxFor(-1) : this.facts.numCtx;
+      proxy.control.requestLoad(planned, m, numCtx, this.facts.keepAlive);
+    }
     this.loadWaits++;
     this.waitingFor = m;
     if (this.loadWaitStartedAt === 0) this.loadWaitStartedAt = performance.now();

@@ -5,8 +5,9 @@ import type { Control } from '../core/control.js';
 import {
   CorralError, DialectUnsupportedError, InternalError, MethodNotAllowedError, ModelNotFoundError,
   NoEndpointError, NotFoundError, BodyTooLargeError, HeadersTooLargeError, RequestTimeoutError, InvalidRequestError,
-  ModelLoadError, NoCapacityError, UpstreamTimeoutError,
+  ModelLoadError, NoCapacityError, UpstreamTimeoutError, ContextLengthError,
 } from '../core/errors.js';
+import { promptTokens } from '../protocol/context-size.js';
 import type { LoadDone } from '../core/ipc.js';
 import { formatBytes } from '../core/format-bytes.js';
 import { emptyCatalog, type CatalogSnapshot } from '../core/catalog.js';
@@ -59,6 +60,10 @@ export class Proxy implements RequestHandler {
   readonly loadWaiters: LoadWaiters;
   /** routing.placement is warm-first: inference requests prefer endpoints holding the model, and cold models are placed. */
   readonly warmFirst: boolean;
+  /** models.size_context: prompts are checked against the model's context, Ollama's num_ctx chosen. */
+  readonly sizeContext: boolean;
+  readonly numCtxBuckets: readonly number[];
+  readonly replyBudget: number;
   /** The models asked for, reported to the primary's prefetcher; null with models.prefetch off. */
   readonly sequence: ModelSequenceReporter | null;
   readonly pools: UpstreamPools;
@@ -97,6 +102,9 @@ export class Proxy implements RequestHandler {
       this.nowSec = this.segment.header.nowSec();
     }, 1000);
     this.#clock.unref();
+    this.sizeContext = config.models.size_context;
+    this.numCtxBuckets = config.models.num_ctx_buckets;
+    this.replyBudget = config.models.reply_budget;
     this.sequence = config.models.prefetch.enabled && this.warmFirst ? new ModelSequenceReporter(control) : null;
     this.pools = new UpstreamPools(config.upstream);
     this.maxRetries = config.routing.max_retries;
@@ -188,7 +196,8 @@ export class Proxy implements RequestHandler {
 
   #forward(r: ClientRequest, route: Route): void {
     const facts = new RequestFacts();
-    analyseBody(r.body, route.kind === RouteKind.Inference && route.streamsByDefault, facts, route.kind === RouteKind.ModelInfo);
+    const checkContext = this.sizeContext && route.generates;
+    analyseBody(r.body, route.kind === RouteKind.Inference && route.streamsByDefault, facts, route.kind === RouteKind.ModelInfo, checkContext);
     const table = this.table;
     const model = table.model(facts.model);
     if (model === undefined) {
@@ -197,6 +206,14 @@ export class Proxy implements RequestHandler {
         throw new NoEndpointError(`model "${facts.model}" is not known to corral and ${table.undiscovered} endpoint(s) have not been reachable to list their models; retry shortly`);
       }
       throw new ModelNotFoundError(`model "${facts.model}" is not served by any endpoint (GET ${route.dialect === Dialect.Ollama ? '/api/tags' : '/v1/models'} lists them)`);
+    }
+    if (checkContext) {
+      // Refused before any backend is touched: a prompt too long fails late and confusingly there.
+      const max = this.segment.modelInfo.maxContext(model.index);
+      const tokens = promptTokens(facts.promptChars);
+      if (max > 0 && tokens > max) {
+        throw new ContextLengthError(`prompt: about ${tokens} tokens (estimated from ${facts.promptChars} characters), more than the ${max} that "${model.name}" takes`);
+      }
     }
     let hi = 0;
     let lo = 0;

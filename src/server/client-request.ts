@@ -44,6 +44,8 @@ export class ClientRequest {
   endpointName: string;
   routeLabel: string;
   retries: number;
+  /** The `num_ctx` corral sent (X-Corral-Num-Ctx), 0 when it chose none. */
+  numCtx: number;
   /** Per-request state owned by whoever handles the request (the proxy's Exchange). */
   exchange: unknown;
 
@@ -74,6 +76,7 @@ export class ClientRequest {
     this.endpointName = '';
     this.routeLabel = '';
     this.retries = 0;
+    this.numCtx = 0;
     this.exchange = null;
   }
 }

@@ -30,6 +30,7 @@ function headText(r: ClientRequest, status: number, upstream: ForwardedHeaders |
   if (r.requestId !== '') head += requestIdLine(r.requestId, r.requestId === r.clientRequestId);
   if (r.closeAfter) head += CONNECTION_CLOSE_LINE;
   if (r.endpointName !== '') head += routingLines(r.endpointName, r.routeLabel, r.retries);
+  if (r.numCtx !== 0) head += `\r\nx-corral-num-ctx: ${r.numCtx}`;
   return head;
 }
 

@@ -24,10 +24,11 @@
  *   │  [3] expiresAtSec (since created; 0 = unknown)   (primary, from /api/ps)                │
  *   │  [4] inflight (workers, Atomics.add)  [5] lastUsedSec (workers, since created)          │
  *   │  [6..7] reserved                                                                        │
- *   ├──────────── model info: maxModels × 16 B (MODEL_INFO_STRIDE i32) ───────────────────────┤
+ *   ├──────────── model info: maxModels × 32 B (MODEL_INFO_STRIDE i32) ───────────────────────┤
  *   │ per model m: [0] needMiB (learned size_vram, else estimate; primary)                    │
  *   │  [1] loadingOn (endpoint + 1; a worker claims a load by CAS 0 → e + 1, the primary      │
- *   │      clears it when the load ends)  [2] flags PINNED (primary)  [3] loads completed     │
+ *   │      clears it when the load ends)  [2] flags PINNED | NEED_ESTIMATED (primary)         │
+ *   │  [3] loads ended  [4] maxContext (/api/show; 0 = unknown)  [5..7] reserved              │
  *   ├──────────────────── sessions: sessionSlots × 16 B ─────────────────────────────────────┤
  *   │ slot = i32[hi, lo, endpoint, lastSeenSec]; hi 0 = empty, -1 = tombstone, -2 = busy     │
  *   ├──────────────────── stats: maxWorkers × STATS_SLOT_BYTES (f64) ────────────────────────┤
@@ -43,7 +44,7 @@ import { MAX_MODEL_CELLS } from '../core/segment-limits.js';
 
 /** 'CRRL' little-endian-agnostic as an i32 value. */
 export const SEGMENT_MAGIC = 0x4352524c;
-export const LAYOUT_VERSION = 4;
+export const LAYOUT_VERSION = 5;
 
 export const CACHE_LINE = 64;
 
@@ -91,12 +92,13 @@ export const M_EXPIRES_SEC = 3;
 export const M_INFLIGHT = 4;
 export const M_LAST_USED_SEC = 5;
 
-// Model info (per model): four i32.
-export const MODEL_INFO_STRIDE = 4;
+// Model info (per model): eight i32.
+export const MODEL_INFO_STRIDE = 8;
 export const MI_NEED_MIB = 0;
 export const MI_LOADING_ON = 1;
 export const MI_FLAGS = 2;
 export const MI_LOADS = 3;
+export const MI_MAX_CONTEXT = 4;
 
 // Session slot: four i32.
 export const SESSION_STRIDE = 4;

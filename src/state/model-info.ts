@@ -1,4 +1,4 @@
-import { MI_FLAGS, MI_LOADING_ON, MI_LOADS, MI_NEED_MIB, MODEL_INFO_STRIDE, type Layout } from './layout.js';
+import { MI_FLAGS, MI_LOADING_ON, MI_LOADS, MI_MAX_CONTEXT, MI_NEED_MIB, MODEL_INFO_STRIDE, type Layout } from './layout.js';
 
 /** corral never evicts the model (`models.pinned`). */
 export const MODEL_PINNED = 1;
@@ -56,6 +56,15 @@ export class ModelInfoTable {
   /** Loads of the model that ended (successfully or not) since the segment was created. */
   loadsEnded(model: number): number {
     return Atomics.load(this.#i32, model * MODEL_INFO_STRIDE + MI_LOADS);
+  }
+
+  /** The model's maximum context length in tokens (`/api/show`), 0 while unknown. A plain read: requests check prompts against it. */
+  maxContext(model: number): number {
+    return this.#i32[model * MODEL_INFO_STRIDE + MI_MAX_CONTEXT]!;
+  }
+
+  setMaxContext(model: number, tokens: number): void {
+    Atomics.store(this.#i32, model * MODEL_INFO_STRIDE + MI_MAX_CONTEXT, tokens);
   }
 
   flags(model: number): number {

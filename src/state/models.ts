@@ -80,6 +80,15 @@ export class ModelTable {
     Atomics.store(this.#i32, i + M_EXPIRES_SEC, expiresSec);
   }
 
+  /**
+   * The runner's context as a request is about to make it (a worker sending a num_ctx the resident
+   * runner does not have: Ollama reloads it at that size). The primary's next `/api/ps` read
+   * confirms it; meanwhile the next requests size themselves to it instead of flapping back.
+   */
+  setContext(endpoint: number, model: number, context: number): void {
+    Atomics.store(this.#i32, this.#cell(endpoint, model) + M_CONTEXT, context);
+  }
+
   vramMiB(endpoint: number, model: number): number {
     return Atomics.load(this.#i32, this.#cell(endpoint, model) + M_VRAM_MIB);
   }

@@ -8,7 +8,7 @@ const facts = (body: unknown, streamsByDefault = false) => {
 };
 
 t.test('extracts model and stream flag', async (t) => {
-  const plain = { numCtx: 0, keepAlive: null };
+  const plain = { numCtx: 0, keepAlive: null, promptChars: 0, numPredict: 0, hasOptions: false };
   t.same(facts({ model: 'llama3.2', stream: true }), { model: 'llama3.2', stream: true, ...plain });
   t.same(facts({ model: 'm' }), { model: 'm', stream: false, ...plain });
   t.same(facts({ model: 'm' }, true), { model: 'm', stream: true, ...plain }, 'Ollama chat streams unless told not to');
@@ -51,4 +51,16 @@ t.test('rejects with codes and messages naming the field', async (t) => {
   t.throws(() => analyseBody(Buffer.from([0x7b, 0x22, 0xff, 0xfe, 0x22, 0x7d]), false, new RequestFacts()),
     { code: 'CORRAL_ERR_INVALID_JSON', message: /UTF-8/ }, 'invalid UTF-8 is refused, not replaced');
   t.throws(() => facts({ model: 'llama\n3' }), { code: 'CORRAL_ERR_INVALID_REQUEST', message: /^model: must not contain control/ });
+});
+
+t.test('counts prompt characters and the reply limit only when asked (context sizing)', async (t) => {
+  const count = (body: unknown) => {
+    const f = new RequestFacts();
+    analyseBody(Buffer.from(JSON.stringify(body)), false, f, false, true);
+    return f;
+  };
+  t.match(count({ model: 'm', messages: [{ role: 'system', content: 'abcd' }, { role: 'user', content: [{ type: 'text', text: 'xyz' }, { type: 'image_url' }] }] }), { promptChars: 7 });
+  t.match(count({ model: 'm', prompt: 'hello', system: 'be brief', options: { num_predict: 64, num_ctx: 4096 } }), { promptChars: 13, numPredict: 64, numCtx: 4096, hasOptions: true });
+  t.match(count({ model: 'm', messages: [], max_tokens: 100 }), { promptChars: 0, numPredict: 100, hasOptions: false });
+  t.match(facts({ model: 'm', prompt: 'hello' }), { promptChars: 0 }, 'not counted unless asked');
 });

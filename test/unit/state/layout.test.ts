@@ -31,7 +31,7 @@ t.test('tables are cache-line aligned, non-overlapping and inside the segment', 
     t.equal(l.statsSlotBytes % CACHE_LINE, 0, 'stats slots do not share cache lines');
     t.equal(l.endpointsBytes, s.maxEndpoints * 64);
     t.equal(l.modelsBytes, s.maxEndpoints * s.maxModels * 32, 'one 32-byte cell per (endpoint, model)');
-    t.equal(l.modelInfoBytes, s.maxModels * 16);
+    t.equal(l.modelInfoBytes, s.maxModels * 32);
     t.equal(l.sessionsBytes, s.sessionSlots * 16);
   }
   t.equal(HISTOGRAM_BUCKETS, 32);
