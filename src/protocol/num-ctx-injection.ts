@@ -1,5 +1,26 @@
 const OPTIONS_PREFIX = Buffer.from('{"options":{"num_ctx":');
 
+/** `{"options":{"num_ctx":N},` by N: the few bucket sizes, made once each. */
+const insertions = new Map<number, string>();
+
+/**
+ * What replaces a JSON body's opening `{` to set `options.num_ctx` when the body has no `options`:
+ * `{"options":{"num_ctx":N},` (UpstreamRequest.bodySkip: the body itself is not copied).
+ */
+let lastNumCtx = 0;
+let lastInsertion = '';
+export function numCtxInsertion(numCtx: number): string {
+  if (numCtx === lastNumCtx) return lastInsertion;
+  let s = insertions.get(numCtx);
+  if (s === undefined) {
+    s = `{"options":{"num_ctx":${numCtx}},`;
+    if (insertions.size < 64) insertions.set(numCtx, s);
+  }
+  lastNumCtx = numCtx;
+  lastInsertion = s;
+  return s;
+}
+
 /**
  * The request body with `options.num_ctx` set to `numCtx`. A body without `options` (the common
  * case) gets them inserted at the front of its object, its other bytes untouched; one that has an

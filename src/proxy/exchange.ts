@@ -20,7 +20,7 @@ import { closingBytes, Framing } from '../protocol/stream-framing.js';
 import { EventGate } from './event-gate.js';
 import { withModelName } from '../protocol/model-rename.js';
 import { chooseNumCtx, promptTokens } from '../protocol/context-size.js';
-import { withNumCtx } from '../protocol/num-ctx-injection.js';
+import { numCtxInsertion, withNumCtx } from '../protocol/num-ctx-injection.js';
 import { MODEL_LOADED } from '../state/models.js';
 
 const NO_BODY = Buffer.alloc(0);
@@ -31,10 +31,11 @@ const NO_BODY = Buffer.alloc(0);
  */
 const MAX_LOAD_WAITS = 2;
 
-/** The shared header block (it ends with Content-Length) for a body of another length. */
+/** The shared header block (it ends with Content-Length: CONTENT_LENGTH_LINE) for a body of another length. */
 function withContentLength(headerBlock: string, length: number): string {
-  return `${headerBlock.slice(0, headerBlock.lastIndexOf('content-length: '))}content-length: ${length}\r\n\r\n`;
+  return `${headerBlock.slice(0, headerBlock.lastIndexOf(CONTENT_LENGTH_LINE))}${CONTENT_LENGTH_LINE}${length}\r\n\r\n`;
 }
+const CONTENT_LENGTH_LINE = 'content-length: ';
 
 /**
  * One proxied request from endpoint selection to the last byte. Each try is an UpstreamAttempt
@@ -54,6 +55,8 @@ export class Exchange implements LoadWaiter {
   readonly sessionLo: number;
   /** The upstream request's header lines after Host, through the blank line (latin1), shared by every try. */
   readonly headerBlock: string;
+  /** headerBlock without its Content-Length line and blank line: for a body of another length. */
+  readonly headerPrefix: string;
   endpoint: number;
   /** The live try; events from any other (abandoned) try are ignored. */
   current: UpstreamAttempt | null;
@@ -93,7 +96,7 @@ export class Exchange implements LoadWaiter {
   raced: boolean;
 
   constructor(proxy: Proxy, r: ClientRequest, route: Route, facts: RequestFacts, table: RoutingTable,
-    model: ModelRoute, sessionHi: number, sessionLo: number, headerBlock: string) {
+    model: ModelRoute, sessionHi: number, sessionLo: number, headerBlock: string, headerPrefix: string) {
     this.proxy = proxy;
     this.r = r;
     this.route = route;
@@ -103,6 +106,7 @@ export class Exchange implements LoadWaiter {
     this.sessionHi = sessionHi;
     this.sessionLo = sessionLo;
     this.headerBlock = headerBlock;
+    this.headerPrefix = headerPrefix;
     this.endpoint = -1;
     this.current = null;
     this.tried = null;
@@ -193,19 +197,6 @@ export class Exchange implements LoadWaiter {
     const path = target.basePath === '' ? this.pathWithQuery() : target.basePath + this.pathWithQuery();
     let headerBlock = this.headerBlock;
     let body = this.r.body ?? NO_BODY;
-    if (proxy.sizeContext && this.route.sizesContext && this.table.endpointLoads[e] === 1) {
-      // Ollama reloads a model for another num_ctx: the one chosen fits this endpoint's runner.
-      const numCtx = this.numCtxFor(e);
-      r.numCtx = numCtx;
-      const m = this.model.index;
-      if ((proxy.segment.models.flags(e, m) & MODEL_LOADED) !== 0 && proxy.segment.models.context(e, m) !== numCtx) {
-        proxy.segment.models.setContext(e, m, numCtx); // this request reloads the runner at that size
-      }
-      if (numCtx !== this.facts.numCtx) {
-        body = withNumCtx(body, numCtx, this.facts.hasOptions);
-        headerBlock = withContentLength(headerBlock, body.length);
-      }
-    }
     const forwardAs = this.model.forwardAs;
     if (forwardAs !== null && forwardAs[e] !== null && forwardAs[e] !== undefined) {
       // Rare: this endpoint lists the model under the other spelling and may not resolve the
@@ -216,19 +207,42 @@ export class Exchange implements LoadWaiter {
         headerBlock = withContentLength(headerBlock, renamed.length);
       }
     }
-    const attempt = new UpstreamAttempt(this, `POST ${path} HTTP/1.1\r\nhost: ${target.hostHeader}\r\n${headerBlock}`, body);
+    let head: string;
+    let bodySkip = 0;
+    if (proxy.sizeContext && this.route.sizesContext && this.table.endpointLoads[e] === 1) {
+      // Ollama reloads a model for another num_ctx: the one chosen fits this endpoint's runner.
+      const models = proxy.segment.models;
+      const m = this.model.index;
+      const resident = (models.flags(e, m) & MODEL_LOADED) !== 0 ? models.context(e, m) : 0;
+      const numCtx = this.numCtxFor(resident);
+      r.numCtx = numCtx;
+      if (resident !== 0 && resident !== numCtx) models.setContext(e, m, numCtx); // this request reloads the runner at that size
+      if (numCtx === this.facts.numCtx) {
+        head = `POST ${path} HTTP/1.1\r\nhost: ${target.hostHeader}\r\n${headerBlock}`;
+      } else if (!this.facts.hasOptions && body.length > 0 && body[0] === 0x7b && headerBlock === this.headerBlock) {
+        // The common case: the field goes in at the front of the object, the body is not copied
+        // here (the upstream connection writes the head over its '{': UpstreamRequest.bodySkip).
+        const insertion = numCtxInsertion(numCtx);
+        bodySkip = 1;
+        head = `POST ${path} HTTP/1.1\r\nhost: ${target.hostHeader}\r\n${this.headerPrefix}${CONTENT_LENGTH_LINE}${body.length - 1 + insertion.length}\r\n\r\n${insertion}`;
+      } else {
+        body = withNumCtx(body, numCtx, this.facts.hasOptions);
+        head = `POST ${path} HTTP/1.1\r\nhost: ${target.hostHeader}\r\n${withContentLength(headerBlock, body.length)}`;
+      }
+    } else {
+      head = `POST ${path} HTTP/1.1\r\nhost: ${target.hostHeader}\r\n${headerBlock}`;
+    }
+    const attempt = new UpstreamAttempt(this, head, body, bodySkip);
     this.current = attempt;
     target.pool.dispatch(attempt);
   }
 
-  /** The num_ctx for this request on endpoint `e` (0 = resident nowhere there): context-size.ts. */
-  numCtxFor(e: number): number {
+  /** The num_ctx for this request where the resident runner has `resident` (0 = none): context-size.ts. */
+  numCtxFor(resident: number): number {
     const proxy = this.proxy;
-    const m = this.model.index;
     const facts = this.facts;
-    const resident = e >= 0 && (proxy.segment.models.flags(e, m) & MODEL_LOADED) !== 0 ? proxy.segment.models.context(e, m) : 0;
     const needed = promptTokens(facts.promptChars) + (facts.numPredict > 0 ? facts.numPredict : proxy.replyBudget);
-    return chooseNumCtx(needed, facts.numCtx, resident, proxy.numCtxBuckets, proxy.segment.modelInfo.maxContext(m));
+    return chooseNumCtx(needed, facts.numCtx, resident, proxy.numCtxBuckets, proxy.segment.modelInfo.maxContext(this.model.index));
   }
 
   /**
@@ -273,7 +287,7 @@ export class Exchange implements LoadWaiter {
     }
     if (planned >= 0) {
       // Loaded at the context the request will then ask for: not loaded twice.
-      const numCtx = proxy.sizeContext && this.route.sizesContext ? this.numCtxFor(-1) : this.facts.numCtx;
+      const numCtx = proxy.sizeContext && this.route.sizesContext ? this.numCtxFor(0) : this.facts.numCtx;
       proxy.control.requestLoad(planned, m, numCtx, this.facts.keepAlive);
     }
     this.loadWaits++;

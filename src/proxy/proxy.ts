@@ -227,9 +227,10 @@ export class Proxy implements RequestHandler {
     let headerBlock = `content-type: application/json\r\nx-request-id: ${r.requestId}\r\n`;
     if (r.accept !== '') headerBlock += `accept: ${r.accept}\r\n`;
     if (r.traceparent !== '') headerBlock += `traceparent: ${r.traceparent}\r\n`;
+    const headerPrefix = headerBlock;
     headerBlock += `content-length: ${r.body === null ? 0 : r.body.length}\r\n\r\n`;
     if (this.sequence !== null && route.kind === RouteKind.Inference) this.sequence.note(model.index);
-    const ex = new Exchange(this, r, route, facts, table, model, hi, lo, headerBlock);
+    const ex = new Exchange(this, r, route, facts, table, model, hi, lo, headerBlock, headerPrefix);
     r.exchange = ex;
     this.active++;
     this.segment.stats.add(this.statsSlot, Counter.Requests, 1);

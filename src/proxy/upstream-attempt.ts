@@ -12,13 +12,15 @@ export class UpstreamAttempt implements UpstreamRequest {
   readonly exchange: Exchange;
   readonly requestHead: string;
   readonly body: Buffer;
+  readonly bodySkip: number;
   connection: UpstreamConnection | null;
   abandoned: boolean;
 
-  constructor(exchange: Exchange, requestHead: string, body: Buffer) {
+  constructor(exchange: Exchange, requestHead: string, body: Buffer, bodySkip: number) {
     this.exchange = exchange;
     this.requestHead = requestHead;
     this.body = body;
+    this.bodySkip = bodySkip;
     this.connection = null;
     this.abandoned = false;
   }

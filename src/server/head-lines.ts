@@ -45,3 +45,19 @@ export function extraLine(name: string, value: string): string {
 export function routingLines(endpointName: string, routeLabel: string, retries: number): string {
   return `\r\nx-corral-endpoint: ${endpointName}\r\nx-corral-route: ${routeLabel}\r\nx-corral-retries: ${retries}`;
 }
+
+/** `x-corral-num-ctx: N` by N (the few bucket sizes), made once each: the context corral chose. */
+const numCtxLines = new Map<number, string>();
+let lastNumCtx = 0;
+let lastLine = '';
+export function numCtxLine(numCtx: number): string {
+  if (numCtx === lastNumCtx) return lastLine;
+  let line = numCtxLines.get(numCtx);
+  if (line === undefined) {
+    line = `\r\nx-corral-num-ctx: ${numCtx}`;
+    if (numCtxLines.size < 64) numCtxLines.set(numCtx, line);
+  }
+  lastNumCtx = numCtx;
+  lastLine = line;
+  return line;
+}

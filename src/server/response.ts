@@ -1,7 +1,7 @@
 import { performance } from 'node:perf_hooks';
 import type { ForwardedHeaders } from '../upstream/forwarded-headers.js';
 import type { ClientRequest } from './client-request.js';
-import { CONNECTION_CLOSE_LINE, CONTENT_TYPE_JSON_LINE, extraLine, requestIdLine, routingLines, statusText } from './head-lines.js';
+import { CONNECTION_CLOSE_LINE, CONTENT_TYPE_JSON_LINE, extraLine, numCtxLine, requestIdLine, routingLines, statusText } from './head-lines.js';
 
 /**
  * Every write to a uWS HttpResponse goes through here (STYLE rule 7). Writes made outside a uWS
@@ -30,7 +30,7 @@ function headText(r: ClientRequest, status: number, upstream: ForwardedHeaders |
   if (r.requestId !== '') head += requestIdLine(r.requestId, r.requestId === r.clientRequestId);
   if (r.closeAfter) head += CONNECTION_CLOSE_LINE;
   if (r.endpointName !== '') head += routingLines(r.endpointName, r.routeLabel, r.retries);
-  if (r.numCtx !== 0) head += `\r\nx-corral-num-ctx: ${r.numCtx}`;
+  if (r.numCtx !== 0) head += numCtxLine(r.numCtx);
   return head;
 }
 

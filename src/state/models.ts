@@ -93,8 +93,9 @@ export class ModelTable {
     return Atomics.load(this.#i32, this.#cell(endpoint, model) + M_VRAM_MIB);
   }
 
+  /** A plain read, like flags(): requests size their context from it. */
   context(endpoint: number, model: number): number {
-    return Atomics.load(this.#i32, this.#cell(endpoint, model) + M_CONTEXT);
+    return this.#i32[(endpoint * this.#maxModels + model) * MODEL_STRIDE + M_CONTEXT]!;
   }
 
   expiresSec(endpoint: number, model: number): number {

@@ -131,17 +131,19 @@ export class UpstreamConnection implements ResponseSink {
     this.deadline = deadlineIn(this.pool.firstByteTimeout);
     const head = request.requestHead;
     const body = request.body;
+    const skip = request.bodySkip;
     if (body.length <= COALESCE_BODY_BYTES) {
-      // One buffer, one write, one syscall.
-      const out = Buffer.allocUnsafe(head.length + body.length);
-      out.write(head, 0, head.length, 'latin1');
+      // One buffer, one write, one syscall. The body goes in first, the head over its start: a
+      // skipped byte is overwritten by the head's last one (UpstreamRequest.bodySkip).
+      const out = Buffer.allocUnsafe(head.length + body.length - skip);
       // TypedArray#set, not Buffer#copy: the same copy without node:buffer's argument handling.
-      out.set(body, head.length);
+      out.set(body, head.length - skip);
+      out.write(head, 0, head.length, 'latin1');
       this.socket.write(out);
     } else {
       this.socket.cork();
       this.socket.write(head, 'latin1');
-      this.socket.write(body);
+      this.socket.write(skip === 0 ? body : body.subarray(skip));
       this.socket.uncork();
     }
   }

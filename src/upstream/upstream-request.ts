@@ -9,6 +9,12 @@ export interface UpstreamRequest {
   /** Request line and header block, ending in the blank line, as latin1 (one byte per char). */
   readonly requestHead: string;
   readonly body: Buffer;
+  /**
+   * Leading bytes of `body` the head replaces (0 or 1): the head then ends with what goes in their
+   * place — how a field is inserted at the front of a JSON body without copying it twice
+   * (proxy/num-ctx-injection.ts). `body.length - bodySkip` bytes of it are sent.
+   */
+  readonly bodySkip: number;
   /** The connection carrying it, once one was assigned (null while queued or connecting). */
   connection: UpstreamConnection | null;
   /** Given up by its owner: skip it in the queue; the connection that carries it is destroyed. */

@@ -127,6 +127,7 @@ const ok = (body: string, extra = ''): string => `HTTP/1.1 200 OK\r\nContent-Typ
 type Code = string | undefined;
 
 class TestRequest implements UpstreamRequest {
+  readonly bodySkip = 0;
   readonly requestHead: string;
   readonly body: Buffer;
   connection: UpstreamConnection | null = null;

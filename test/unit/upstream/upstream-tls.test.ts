@@ -12,6 +12,7 @@ import type { UpstreamRequest } from '../../../src/upstream/upstream-request.js'
 const fixture = (name: string) => readFileSync(new URL(`../../fixtures/tls/${name}`, import.meta.url));
 
 class Probe implements UpstreamRequest {
+  readonly bodySkip = 0;
   readonly requestHead = 'POST /api/chat HTTP/1.1\r\nhost: localhost\r\ncontent-type: application/json\r\ncontent-length: 2\r\n\r\n';
   readonly body = Buffer.from('{}');
   connection: UpstreamConnection | null = null;
