@@ -133,11 +133,6 @@ export class LoadCoordinator {
     this.#enqueue(new LoadJob(endpoint, model, numCtx, keepAlive, 'request', null));
   }
 
-  /** The model loading on `endpoint`, or -1. */
-  loadingOn(endpoint: number): number {
-    return this.#segment.endpoints.loadingModel(endpoint);
-  }
-
   /** Queued loads per endpoint (for /internal/status). */
   queued(endpoint: number): number {
     return this.#queues.get(endpoint)?.length ?? 0;

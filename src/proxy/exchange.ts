@@ -14,16 +14,12 @@ import type { LoadWaiter } from './load-waiters.js';
 import { CorralError, UpstreamError, UpstreamTimeoutError } from '../core/errors.js';
 import { Counter } from '../state/stats.js';
 import type { Proxy } from './proxy.js';
-import { UpstreamAttempt } from './upstream-attempt.js';
+import type { UpstreamAttempt } from './upstream-attempt.js';
 import type { ForwardedHeaders } from '../upstream/forwarded-headers.js';
 import { closingBytes, Framing } from '../protocol/stream-framing.js';
 import { EventGate } from './event-gate.js';
-import { withModelName } from '../protocol/model-rename.js';
-import { chooseNumCtx, promptTokens } from '../protocol/context-size.js';
-import { numCtxInsertion, withNumCtx } from '../protocol/num-ctx-injection.js';
-import { MODEL_LOADED } from '../state/models.js';
+import { numCtxFor, outgoingRequest } from './outgoing-request.js';
 
-const NO_BODY = Buffer.alloc(0);
 /**
  * Loads one request may wait for before it is routed like placement were off (to any endpoint
  * listing the model: Ollama loads it itself). Two: its own, and one more should the model have
@@ -31,11 +27,6 @@ const NO_BODY = Buffer.alloc(0);
  */
 const MAX_LOAD_WAITS = 2;
 
-/** The shared header block (it ends with Content-Length: CONTENT_LENGTH_LINE) for a body of another length. */
-function withContentLength(headerBlock: string, length: number): string {
-  return `${headerBlock.slice(0, headerBlock.lastIndexOf(CONTENT_LENGTH_LINE))}${CONTENT_LENGTH_LINE}${length}\r\n\r\n`;
-}
-const CONTENT_LENGTH_LINE = 'content-length: ';
 
 /**
  * One proxied request from endpoint selection to the last byte. Each try is an UpstreamAttempt
@@ -90,8 +81,6 @@ export class Exchange implements LoadWaiter {
   /** The model whose load this request waits for, or -1. */
   waitingFor: number;
   loadWaits: number;
-  /** performance.now() when the request first waited for a load, 0 if it never did. */
-  loadWaitStartedAt: number;
   /** The last reserve() lost a race for an endpoint's last slot. */
   raced: boolean;
 
@@ -127,7 +116,6 @@ export class Exchange implements LoadWaiter {
     this.cellModel = -1;
     this.waitingFor = -1;
     this.loadWaits = 0;
-    this.loadWaitStartedAt = 0;
     this.raced = false;
   }
 
@@ -195,54 +183,9 @@ export class Exchange implements LoadWaiter {
     proxy.segment.endpoints.addRequest(e);
     this.attemptStartedAt = performance.now();
     const path = target.basePath === '' ? this.pathWithQuery() : target.basePath + this.pathWithQuery();
-    let headerBlock = this.headerBlock;
-    let body = this.r.body ?? NO_BODY;
-    const forwardAs = this.model.forwardAs;
-    if (forwardAs !== null && forwardAs[e] !== null && forwardAs[e] !== undefined) {
-      // Rare: this endpoint lists the model under the other spelling and may not resolve the
-      // client's (routing-table.ts, forwardNames). Only the model's value changes.
-      const renamed = withModelName(body, forwardAs[e]!);
-      if (renamed !== null) {
-        body = renamed;
-        headerBlock = withContentLength(headerBlock, renamed.length);
-      }
-    }
-    let head: string;
-    let bodySkip = 0;
-    if (proxy.sizeContext && this.route.sizesContext && this.table.endpointLoads[e] === 1) {
-      // Ollama reloads a model for another num_ctx: the one chosen fits this endpoint's runner.
-      const models = proxy.segment.models;
-      const m = this.model.index;
-      const resident = (models.flags(e, m) & MODEL_LOADED) !== 0 ? models.context(e, m) : 0;
-      const numCtx = this.numCtxFor(resident);
-      r.numCtx = numCtx;
-      if (resident !== 0 && resident !== numCtx) models.setContext(e, m, numCtx); // this request reloads the runner at that size
-      if (numCtx === this.facts.numCtx) {
-        head = `POST ${path} HTTP/1.1\r\nhost: ${target.hostHeader}\r\n${headerBlock}`;
-      } else if (!this.facts.hasOptions && body.length > 0 && body[0] === 0x7b && headerBlock === this.headerBlock) {
-        // The common case: the field goes in at the front of the object, the body is not copied
-        // here (the upstream connection writes the head over its '{': UpstreamRequest.bodySkip).
-        const insertion = numCtxInsertion(numCtx);
-        bodySkip = 1;
-        head = `POST ${path} HTTP/1.1\r\nhost: ${target.hostHeader}\r\n${this.headerPrefix}${CONTENT_LENGTH_LINE}${body.length - 1 + insertion.length}\r\n\r\n${insertion}`;
-      } else {
-        body = withNumCtx(body, numCtx, this.facts.hasOptions);
-        head = `POST ${path} HTTP/1.1\r\nhost: ${target.hostHeader}\r\n${withContentLength(headerBlock, body.length)}`;
-      }
-    } else {
-      head = `POST ${path} HTTP/1.1\r\nhost: ${target.hostHeader}\r\n${headerBlock}`;
-    }
-    const attempt = new UpstreamAttempt(this, head, body, bodySkip);
+    const attempt = outgoingRequest(this, e, target, path);
     this.current = attempt;
     target.pool.dispatch(attempt);
-  }
-
-  /** The num_ctx for this request where the resident runner has `resident` (0 = none): context-size.ts. */
-  numCtxFor(resident: number): number {
-    const proxy = this.proxy;
-    const facts = this.facts;
-    const needed = promptTokens(facts.promptChars) + (facts.numPredict > 0 ? facts.numPredict : proxy.replyBudget);
-    return chooseNumCtx(needed, facts.numCtx, resident, proxy.numCtxBuckets, proxy.segment.modelInfo.maxContext(this.model.index));
   }
 
   /**
@@ -287,12 +230,11 @@ export class Exchange implements LoadWaiter {
     }
     if (planned >= 0) {
       // Loaded at the context the request will then ask for: not loaded twice.
-      const numCtx = proxy.sizeContext && this.route.sizesContext ? this.numCtxFor(0) : this.facts.numCtx;
+      const numCtx = proxy.sizeContext && this.route.sizesContext ? numCtxFor(this, 0) : this.facts.numCtx;
       proxy.control.requestLoad(planned, m, numCtx, this.facts.keepAlive);
     }
     this.loadWaits++;
     this.waitingFor = m;
-    if (this.loadWaitStartedAt === 0) this.loadWaitStartedAt = performance.now();
     proxy.loadWaiters.add(m, planned >= 0 ? planned : proxy.segment.modelInfo.loadingOn(m), this, epoch);
   }
 

@@ -38,13 +38,6 @@ export class LoadWaiters {
     this.#onError = onError;
   }
 
-  /** Waiting requests, all models. */
-  get size(): number {
-    let n = 0;
-    for (const g of this.#groups.values()) n += g.waiters.length;
-    return n;
-  }
-
   /** `epoch`: ModelInfoTable.loadsEnded(model), read before the request looked for a load to join. */
   add(model: number, endpoint: number, w: LoadWaiter, epoch: number): void {
     let g = this.#groups.get(model);
