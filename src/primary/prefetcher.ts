@@ -74,11 +74,13 @@ export class Prefetcher {
   #maybePrefetch(current: number): void {
     if (this.#busy) return;
     const p = this.#sequence.predict(current, this.#config.confidence, MIN_SAMPLES);
-    if (p === null || this.#pending.has(p.model)) return;
+    if (p === null) return;
     const seg = this.#segment;
     const model = this.#catalog.snapshot.models.find((x) => x.index === p.model);
     if (model === undefined || seg.modelInfo.loadingOn(p.model) >= 0) return;
     if (model.endpoints.some((e) => (seg.models.flags(e, p.model) & MODEL_LOADED) !== 0)) return;
+    // Prefetched before and gone again before anyone asked for it: that one was a miss.
+    if (this.#pending.delete(p.model)) this.#misses++;
     const need = this.#accountant.need(model.name, 0).bytes;
     let best = -1;
     let bestSlack = Infinity;

@@ -218,7 +218,10 @@ t.test('prefetch: after a request for A, the model that usually follows A is loa
   t.equal((await chat(corral, 'b:1b')).status, 200);
   t.equal(loadsOf(sim!, 'b:1b'), loadsBefore, 'the request found b loaded');
   await until('the hit counted', async () => (await corral.status()).placement.prefetch.hits >= 1);
-  t.match((await corral.status()).placement.prefetch, { enabled: true, issued: Number, hits: Number, misses: 0 });
+  // A prefetch of b during the loop that the test's own unload then threw away counts as a miss.
+  const prefetch = (await corral.status()).placement.prefetch;
+  t.match(prefetch, { enabled: true, issued: Number, hits: Number, misses: Number });
+  t.ok(prefetch.hits + prefetch.misses <= prefetch.issued, 'every hit or miss is a prefetch issued');
 });
 
 t.test('two cold models asked for at once that do not fit together: never planned into the same space', async (t) => {
