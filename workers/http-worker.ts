@@ -62,6 +62,12 @@ process.on('message', (m: PrimaryMessage) => {
     case 'load-done':
       proxy?.loadDone(m);
       return;
+    case 'queue-wake':
+      proxy?.queueWake(m.model, m.hops, m.sentAtMs);
+      return;
+    case 'queue-wake-all':
+      proxy?.wakeQueues();
+      return;
     case 'shutdown':
       void drain();
       return;

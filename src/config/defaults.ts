@@ -2,7 +2,7 @@
  * Every configuration default, in one place. config/corral.yaml documents the same values; the
  * test test/unit/config/defaults.test.ts keeps the two in step. Sizes are bytes, durations ms.
  */
-import type { EndpointType, LogLevel, PlacementMode, StrategyName } from './types.js';
+import type { EndpointType, LogLevel, PlacementMode, Priority, StrategyName } from './types.js';
 
 export const KiB = 1024;
 export const MiB = 1024 * KiB;
@@ -98,6 +98,18 @@ export const MODELS_DEFAULTS = {
   size_context: true,
   num_ctx_buckets: [2048, 4096, 8192, 16384, 32768, 65536, 131072] as readonly number[],
   reply_budget: 1024,
+} as const;
+
+export const PRIORITIES: readonly Priority[] = ['normal', 'low'];
+
+export const QUEUE_DEFAULTS = {
+  enabled: true,
+  max_size: 100,
+  /** `80%` of max_size, or a count: past it, low-priority requests are refused at once. */
+  shed_at: '80%',
+  timeout: 30 * SECOND,
+  heartbeat: 10 * SECOND,
+  default_priority: 'normal' as Priority,
 } as const;
 
 export const PREWARM_KEYS = ['model', 'endpoints', 'keep_alive'] as const;

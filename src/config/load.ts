@@ -14,7 +14,7 @@ import { ConfigError } from '../core/errors.js';
 import {
   ENDPOINT_DEFAULTS, ENDPOINT_TYPES, HEALTH_DEFAULTS, LOG_LEVELS, LOGGING_DEFAULTS, MAX_DURATION,
   ROUTING_DEFAULTS, SERVER_DEFAULTS, STATE_DEFAULTS, CIRCUIT_BREAKER_DEFAULTS, STRATEGIES, UPSTREAM_DEFAULTS,
-  MODELS_DEFAULTS, PLACEMENT_MODES, PREFETCH_KEYS, PREWARM_KEYS,
+  MODELS_DEFAULTS, PLACEMENT_MODES, PREFETCH_KEYS, PREWARM_KEYS, PRIORITIES, QUEUE_DEFAULTS,
 } from './defaults.js';
 import { applyEnv } from './env.js';
 import { suggestKey } from './suggest.js';
@@ -22,7 +22,7 @@ import { checkAliases, MAX_ALIASED_VALUES } from './yaml-aliases.js';
 import type {
   Config, EndpointConfig, EndpointType, HealthConfig, LoggingConfig, LogLevel, RoutingConfig,
   ServerConfig, StateConfig, StrategyName, UpstreamConfig, CircuitBreakerConfig,
-  ModelsConfig, PlacementMode, PrefetchConfig, PrewarmConfig, VramReserve,
+  ModelsConfig, PlacementMode, PrefetchConfig, PrewarmConfig, Priority, QueueConfig, VramReserve,
 } from './types.js';
 import { parseDuration, parseSize } from './units.js';
 import { MAX_MODEL_CELLS } from '../core/segment-limits.js';
@@ -52,6 +52,7 @@ export interface ConfigOverrides {
   circuit_breaker?: Writable<CircuitBreakerConfig>;
   logging?: Writable<LoggingConfig>;
   state?: Writable<StateConfig>;
+  queue?: Omit<Writable<QueueConfig>, 'shed_at'> & { shed_at?: number | string };
   models?: Omit<Writable<ModelsConfig>, 'prewarm' | 'prefetch'> & {
     prewarm?: readonly Partial<PrewarmConfig>[];
     prefetch?: Partial<PrefetchConfig>;
@@ -59,7 +60,8 @@ export interface ConfigOverrides {
 }
 
 const SECTION_KEYS = {
-  root: ['server', 'routing', 'upstream', 'circuit_breaker', 'logging', 'state', 'models', 'endpoints'],
+  root: ['server', 'routing', 'upstream', 'circuit_breaker', 'logging', 'state', 'models', 'queue', 'endpoints'],
+  queue: Object.keys(QUEUE_DEFAULTS),
   models: Object.keys(MODELS_DEFAULTS),
   prewarm: PREWARM_KEYS,
   prefetch: PREFETCH_KEYS,
@@ -368,6 +370,34 @@ function checkLogging(raw: unknown, p: Problems): LoggingConfig {
   };
 }
 
+function checkQueue(raw: unknown, p: Problems): QueueConfig {
+  const q = p.section(raw, 'queue', SECTION_KEYS.queue) ?? {};
+  const D = QUEUE_DEFAULTS;
+  const max_size = p.integer(q.max_size, 'queue.max_size', 1, 1_000_000, D.max_size);
+  return {
+    enabled: p.boolean(q.enabled, 'queue.enabled', D.enabled),
+    max_size,
+    shed_at: checkShedAt(q.shed_at, max_size, p),
+    timeout: p.duration(q.timeout, 'queue.timeout', D.timeout),
+    heartbeat: p.duration(q.heartbeat, 'queue.heartbeat', D.heartbeat, true),
+    default_priority: p.oneOf<Priority>(q.default_priority, 'queue.default_priority', PRIORITIES, D.default_priority),
+  };
+}
+
+/** `queue.shed_at`: a percentage of max_size (`80%`) or a count up to max_size; resolved to a count. */
+function checkShedAt(v: unknown, maxSize: number, p: Problems): number {
+  const fromPercent = (percent: number): number => Math.max(1, Math.floor(maxSize * percent / 100));
+  if (v === undefined || v === null) return fromPercent(Number.parseFloat(QUEUE_DEFAULTS.shed_at));
+  if (typeof v === 'string' && v.trim().endsWith('%')) {
+    const n = Number(v.trim().slice(0, -1));
+    if (v.trim().length > 1 && Number.isFinite(n) && n > 0 && n <= 100) return fromPercent(n);
+  } else if (Number.isSafeInteger(v) && (v as number) >= 1 && (v as number) <= maxSize) {
+    return v as number;
+  }
+  p.add('queue.shed_at', `must be a percentage of queue.max_size (1% to 100%) or a count from 1 to queue.max_size (${maxSize})`);
+  return fromPercent(Number.parseFloat(QUEUE_DEFAULTS.shed_at));
+}
+
 function checkCircuitBreaker(raw: unknown, p: Problems): CircuitBreakerConfig {
   const c = p.section(raw, 'circuit_breaker', SECTION_KEYS.circuit_breaker) ?? {};
   const D = CIRCUIT_BREAKER_DEFAULTS;
@@ -583,7 +613,7 @@ export function parseConfig(raw: unknown, env: NodeJS.ProcessEnv = {}, source: s
   const overlay = applyEnv(raw, env);
   const p = new Problems(overlay.labels);
   p.list.push(...overlay.problems);
-  const root = p.section(overlay.raw, '', SECTION_KEYS.root, 'a mapping (server, routing, upstream, circuit_breaker, logging, state, models, endpoints)');
+  const root = p.section(overlay.raw, '', SECTION_KEYS.root, 'a mapping (server, routing, upstream, circuit_breaker, logging, state, models, queue, endpoints)');
   if (root === null) throw new ConfigError(p.list);
 
   const server = checkServer(root.server, p);
@@ -596,9 +626,10 @@ export function parseConfig(raw: unknown, env: NodeJS.ProcessEnv = {}, source: s
   const state = checkState(root.state, fileDir, p);
   const endpoints = checkEndpoints(root.endpoints, state, p);
   const models = checkModelsSection(root.models, endpoints.map((e) => e.name), p);
+  const queue = checkQueue(root.queue, p);
 
   if (p.list.length > 0) throw new ConfigError(p.list);
-  return deepFreeze({ server, routing, upstream, circuit_breaker, logging, state, models, endpoints, source });
+  return deepFreeze({ server, routing, upstream, circuit_breaker, logging, state, models, queue, endpoints, source });
 }
 
 /**

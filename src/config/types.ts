@@ -115,6 +115,19 @@ export interface StateConfig {
   readonly file: string | null;
 }
 
+/** A request's class in an admission queue: `low` ones are refused first (queue.shed_at). */
+export type Priority = 'normal' | 'low';
+
+/** Admission queues (routing/admission.ts): requests wait for a slot instead of a 503. */
+export interface QueueConfig {
+  readonly enabled: boolean;         // default true; false = 503 at once when every endpoint is at max_concurrency
+  readonly max_size: number;         // requests waiting per model, in all workers (default 100)
+  readonly shed_at: number;          // depth past which low-priority requests are refused (default 80 % of max_size)
+  readonly timeout: number;          // ms a request waits at most (default 30s)
+  readonly heartbeat: number;        // ms between SSE comment lines to a waiting /v1 stream (default 10s; 0 = none)
+  readonly default_priority: Priority; // for requests without X-Corral-Priority (default normal)
+}
+
 export interface Config {
   readonly server: ServerConfig;
   readonly routing: RoutingConfig;
@@ -123,6 +136,7 @@ export interface Config {
   readonly logging: LoggingConfig;
   readonly state: StateConfig;
   readonly models: ModelsConfig;
+  readonly queue: QueueConfig;
   readonly endpoints: readonly EndpointConfig[];
   /** Absolute path the config was read from, or null when built from defaults/in code. */
   readonly source: string | null;

@@ -17,6 +17,11 @@ export interface Control {
   requestLoad(endpoint: number, model: number, numCtx: number, keepAlive: string | number | null): void;
   /** Models this process was asked for, in order (only with models.prefetch on). Fire-and-forget. */
   reportModels(models: readonly number[]): void;
+  /**
+   * The head of `model`'s admission queue waits in the process of stats slot `slot`: wake it (a
+   * slot may be free). Fire-and-forget; only sent while requests are queued.
+   */
+  wakeQueue(slot: number, model: number, hops: number, sentAtMs: number): void;
   /** The /metrics exposition (Prometheus text, or OpenMetrics), computed by the primary. */
   metrics(openMetrics: boolean): Promise<string>;
 }

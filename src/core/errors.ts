@@ -41,6 +41,8 @@ export const UnsupportedMediaTypeError = define('CORRAL_ERR_UNSUPPORTED_MEDIA_TY
 export const HeadersTooLargeError = define('CORRAL_ERR_HEADERS_TOO_LARGE', 431, 'invalid_request_error', 'request headers too large');
 export const ModelLoadError = define('CORRAL_ERR_MODEL_LOAD', 502, 'server_error', 'the model could not be loaded');
 export const NoCapacityError = define('CORRAL_ERR_NO_CAPACITY', 503, 'server_error', 'no endpoint has room for this model');
+export const QueueFullError = define('CORRAL_ERR_QUEUE_FULL', 503, 'server_error', 'the model\'s admission queue is full');
+export const QueueTimeoutError = define('CORRAL_ERR_QUEUE_TIMEOUT', 503, 'server_error', 'the request waited queue.timeout for a free slot');
 export const UpstreamError = define('CORRAL_ERR_UPSTREAM', 502, 'server_error', 'upstream endpoint failed');
 export const NoEndpointError = define('CORRAL_ERR_NO_ENDPOINT', 503, 'server_error', 'no healthy endpoint can serve this request');
 export const DialectUnsupportedError = define('CORRAL_ERR_DIALECT_UNSUPPORTED', 503, 'server_error', 'no endpoint serving this model speaks this API');
@@ -64,7 +66,7 @@ export class ConfigError extends Error {
 export const HTTP_ERRORS = [
   InvalidJsonError, InvalidRequestError, ContextLengthError, MissingModelError, RequestTimeoutError, UnauthorizedError, NotFoundError,
   ModelNotFoundError, MethodNotAllowedError, BodyTooLargeError, UnsupportedMediaTypeError,
-  HeadersTooLargeError, ModelLoadError, UpstreamError, NoEndpointError, NoCapacityError, DialectUnsupportedError,
+  HeadersTooLargeError, ModelLoadError, UpstreamError, NoEndpointError, NoCapacityError, QueueFullError, QueueTimeoutError, DialectUnsupportedError,
   ShuttingDownError, UpstreamTimeoutError, InternalError,
 ] as const;
 

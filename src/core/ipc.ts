@@ -12,6 +12,10 @@ export type PrimaryMessage =
   | { readonly kind: 'catalog'; readonly catalog: CatalogSnapshot }
   | { readonly kind: 'status-reply'; readonly seq: number; readonly doc: unknown }
   | ({ readonly kind: 'load-done' } & LoadDone)
+  /** The head of `model`'s admission queue waits in this worker and a slot may be free (from another worker, relayed). */
+  | { readonly kind: 'queue-wake'; readonly model: number; readonly hops: number; readonly sentAtMs: number }
+  /** Slots may have freed wholesale (a worker gone, an endpoint back): wake every queue's head. */
+  | { readonly kind: 'queue-wake-all' }
   | { readonly kind: 'shutdown' };
 
 export type WorkerMessage =
@@ -23,7 +27,9 @@ export type WorkerMessage =
   /** This worker claimed the load of `model` on `endpoint` in the segment; the primary performs it. */
   | { readonly kind: 'load'; readonly endpoint: number; readonly model: number; readonly numCtx: number; readonly keepAlive: string | number | null }
   /** The models (columns) this worker was asked for since its last report, in order (models.prefetch only). */
-  | { readonly kind: 'models-seen'; readonly models: readonly number[] };
+  | { readonly kind: 'models-seen'; readonly models: readonly number[] }
+  /** Wake the head of `model`'s admission queue, which waits in the worker of stats slot `slot` (relayed by the primary). */
+  | { readonly kind: 'queue-wake'; readonly slot: number; readonly model: number; readonly hops: number; readonly sentAtMs: number };
 
 /**
  * The end of a model load (primary → every worker): requests waiting for the model route again

@@ -30,6 +30,11 @@ export class Logger {
     this.#pino = null;
   }
 
+  /** Whether a line at `level` would be written: to skip building one that would not. */
+  enabled(level: 'trace' | 'debug'): boolean {
+    return (level === 'trace' ? 10 : 20) >= this.#min;
+  }
+
   #logger(): PinoLogger {
     if (this.#pino === null) {
       const pino = createRequire(import.meta.url)('pino') as typeof import('pino');

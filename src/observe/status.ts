@@ -111,6 +111,14 @@ export function buildStatus(segment: Segment, catalog: CatalogSnapshot, workers:
       name: m.name,
       ...(placement?.model(m.name) ?? {}),
       loading_on: catalog.endpoints.find((x) => x.index === segment.modelInfo.loadingOn(m.index))?.name ?? null,
+      queue: {
+        depth: segment.queues.depth(m.index),
+        wait_ms: segment.queues.waitMs(m.index),
+        service_ms: segment.queues.serviceMs(m.index),
+        queued: segment.queues.queued(m.index),
+        timeouts: segment.queues.timeouts(m.index),
+        refused: segment.queues.refused(m.index),
+      },
       endpoints: m.endpoints.map((i) => ({
         name: catalog.endpoints.find((x) => x.index === i)?.name ?? String(i),
         available: (segment.models.flags(i, m.index) & MODEL_AVAILABLE) !== 0,
@@ -121,6 +129,7 @@ export function buildStatus(segment: Segment, catalog: CatalogSnapshot, workers:
     })),
     workers,
     sessions: segment.sessions.count(),
+    queued: segment.queues.total(),
     counters: {
       requests: stats.sum(Counter.Requests),
       responses_2xx: stats.sum(Counter.Responses2xx),

@@ -41,7 +41,8 @@ export class InlineServer {
    */
   reconfigure(config: Config): void {
     const old = this.#proxy;
-    const next = new Proxy(config, this.#segment, this.#control, this.#log);
+    // The queued requests keep their places: one set of waiters per stats slot.
+    const next = new Proxy(config, this.#segment, this.#control, this.#log, old.queueWaiters);
     next.setCatalog(this.#catalog);
     this.#proxy = next;
     this.#server.setHandler(next);
@@ -59,6 +60,15 @@ export class InlineServer {
       this.#proxy.loadDone(done);
       for (const old of this.#retiring) old.loadDone(done);
     });
+  }
+
+  /** The head of a model's queue may take a slot (inline: always this process's). */
+  queueWake(model: number, hops: number, sentAtMs: number): void {
+    this.#proxy.queueWake(model, hops, sentAtMs);
+  }
+
+  wakeQueues(): void {
+    this.#proxy.wakeQueues();
   }
 
   /** No quiet period: in inline mode nothing else is listening that clients could move to. */

@@ -122,6 +122,8 @@ class Primary implements RunningCorral {
         statsSlot: 0, reportSuspect: (i) => void this.prober.probeNow(i), status: () => this.status(), metrics: (open) => this.metrics(open),
         requestLoad: (e, m, numCtx, keepAlive) => this.loads.request(e, m, numCtx, keepAlive),
         reportModels: (models) => this.prefetcher?.observe(models),
+        // Inline, every queued request is this process's: the head is always here.
+        wakeQueue: (_slot, model, hops, sentAtMs) => this.inlineServer?.queueWake(model, hops, sentAtMs),
       };
       // Loaded lazily: a cluster primary never needs uWS or the proxy in memory.
       const { startInlineServer } = await import('./inline-server.js');
@@ -138,6 +140,9 @@ class Primary implements RunningCorral {
           const released = this.segment.holds.reconcile(slot, this.segment.endpoints);
           if (released > 0) this.accountant.workerGone();
           if (released > 0) this.log.warn({ slot, released }, 'released in-flight counts held by a gone worker');
+          // Its queued requests went with it (their places go), and its slots are free again.
+          const dequeued = this.segment.queues.dropSlot(slot);
+          if (released > 0 || dequeued.length > 0) this.#wakeQueues();
         },
         status: () => this.status(),
         metrics: (open) => this.metrics(open),
@@ -155,6 +160,13 @@ class Primary implements RunningCorral {
       `corral listening on ${url}`);
   }
 
+  /** Slots may have freed wholesale: every worker wakes the heads of the queues it holds waiters of. */
+  #wakeQueues(): void {
+    if (this.segment.queues.total() === 0) return;
+    this.supervisor?.broadcast({ kind: 'queue-wake-all' });
+    this.inlineServer?.wakeQueues();
+  }
+
   /** A load ended: every serving process hears it (requests waiting for the model go on). */
   #publishLoad(done: LoadDone): void {
     this.supervisor?.broadcast({ kind: 'load-done', ...done });
@@ -170,6 +182,7 @@ class Primary implements RunningCorral {
   /** An endpoint became healthy: read its GPU now (a restarted backend's is empty), then prewarm it. */
   async #endpointRecovered(i: number): Promise<void> {
     if (this.#stopping !== null) return;
+    this.#wakeQueues();
     await this.accountant.refresh(i);
     this.accountant.publishModelInfo();
     await this.loads.prewarm(i);

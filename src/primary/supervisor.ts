@@ -104,6 +104,16 @@ export class Supervisor {
     }
   }
 
+  /** One message to the worker in stats slot `slot`, if it is alive (a gone one's waiters went with it). */
+  sendToSlot(slot: number, message: PrimaryMessage): void {
+    for (const seat of this.#seats) {
+      if (seat.slot !== slot) continue;
+      const w = seat.worker;
+      if (w !== null && w.isConnected()) w.send(message);
+      return;
+    }
+  }
+
   workers(): WorkerInfo[] {
     return this.#seats.map((s) => ({ id: s.worker?.id ?? 0, pid: s.worker?.process.pid ?? 0, slot: s.slot, state: s.state, restarts: s.restarts }));
   }
@@ -196,6 +206,9 @@ export class Supervisor {
         return;
       case 'models-seen':
         this.#hooks.onModelsSeen(m.models);
+        return;
+      case 'queue-wake':
+        this.sendToSlot(m.slot, { kind: 'queue-wake', model: m.model, hops: m.hops, sentAtMs: m.sentAtMs });
         return;
       case 'status-request':
         (m.view === 'status' ? this.#hooks.status() : this.#hooks.metrics(m.view === 'openmetrics')).then((doc) => {

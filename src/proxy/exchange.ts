@@ -1,6 +1,6 @@
 import { performance } from 'node:perf_hooks';
 import type { ClientRequest } from '../server/client-request.js';
-import { writeHeadAndChunk, writeChunk, writeHeadAndEnd, endResponse, closeConnection, onDrained } from '../server/response.js';
+import { writeHeadAndChunk, writeChunk, writeHeadAndEnd, endResponse, closeConnection, onDrained, writeHeartbeat } from '../server/response.js';
 import { RouteKind, type Route } from '../protocol/routes.js';
 import { Dialect } from '../protocol/dialect.js';
 import type { RequestFacts } from '../protocol/request-body.js';
@@ -11,7 +11,9 @@ import { NO_ENDPOINT_COLD, NO_ENDPOINT_SATURATED } from '../routing/selector.js'
 import { PLAN_NO_CAPACITY } from '../routing/placement.js';
 import type { LoadDone } from '../core/ipc.js';
 import type { LoadWaiter } from './load-waiters.js';
-import { CorralError, UpstreamError, UpstreamTimeoutError } from '../core/errors.js';
+import { nowMs, type QueueWaiter } from './queue-waiters.js';
+import { ADMIT, REFUSE_FULL } from '../routing/admission.js';
+import { CorralError, QueueFullError, QueueTimeoutError, UpstreamError, UpstreamTimeoutError } from '../core/errors.js';
 import { Counter } from '../state/stats.js';
 import type { Proxy } from './proxy.js';
 import type { UpstreamAttempt } from './upstream-attempt.js';
@@ -34,7 +36,7 @@ const MAX_LOAD_WAITS = 2;
  * nothing has reached the client, passes the body through chunk by chunk with backpressure, and
  * records the outcome.
  */
-export class Exchange implements LoadWaiter {
+export class Exchange implements LoadWaiter, QueueWaiter {
   readonly proxy: Proxy;
   readonly r: ClientRequest;
   readonly route: Route;
@@ -83,6 +85,16 @@ export class Exchange implements LoadWaiter {
   loadWaits: number;
   /** The last reserve() lost a race for an endpoint's last slot. */
   raced: boolean;
+  /** X-Corral-Priority: low (or queue.default_priority: low): refused first when the model's queue is long. */
+  lowPriority: boolean;
+  // Admission queue (queue-waiters.ts): the ticket, when it joined (0 = not queued), its timers.
+  queueTicket: number;
+  queuedAt: number;
+  queueTimer: NodeJS.Timeout | null;
+  heartbeatTimer: NodeJS.Timeout | null;
+  wakeSentAt: number;
+  /** A queue heartbeat sent the client a 200 event-stream head: what follows must fit in that stream. */
+  heartbeatHead: boolean;
 
   constructor(proxy: Proxy, r: ClientRequest, route: Route, facts: RequestFacts, table: RoutingTable,
     model: ModelRoute, sessionHi: number, sessionLo: number, headerBlock: string, headerPrefix: string) {
@@ -117,6 +129,13 @@ export class Exchange implements LoadWaiter {
     this.waitingFor = -1;
     this.loadWaits = 0;
     this.raced = false;
+    this.lowPriority = false;
+    this.queueTicket = 0;
+    this.queuedAt = 0;
+    this.queueTimer = null;
+    this.heartbeatTimer = null;
+    this.wakeSentAt = 0;
+    this.heartbeatHead = false;
   }
 
   /** Chooses an endpoint and sends the request there; answers the client itself when none can serve. */
@@ -128,15 +147,18 @@ export class Exchange implements LoadWaiter {
       // The catalog changed since the last try (a reload, a discovery): route with the new view.
       // Endpoint rows are stable across catalogs (matched by name), so `tried` stays meaningful.
       const model = proxy.table.model(this.facts.model); // the client's spelling: it decides forwardAs
-      if (model === undefined) {
-        proxy.sendError(r, this.route.dialect, proxy.noEndpointError(-1, this.model.name));
-        return this.finish();
-      }
+      if (model === undefined) return this.fail(proxy.noEndpointError(-1, this.model.name));
       this.table = proxy.table;
       this.model = model;
     }
-    const endpoints = proxy.segment.endpoints;
-    let e = this.reserve(proxy.warmFirst && this.route.kind === RouteKind.Inference);
+    const inference = this.route.kind === RouteKind.Inference;
+    // Requests already wait for this model: a new one queues behind them rather than take the
+    // slot they are owed (a retry or a woken waiter has its place already).
+    if (inference && this.attemptStartedAt === 0 && this.queuedAt === 0 && proxy.admission !== null
+      && proxy.segment.queues.depth(this.model.index) > 0) {
+      return this.enqueue();
+    }
+    let e = this.reserve(proxy.warmFirst && inference);
     if (e === NO_ENDPOINT_COLD) {
       if (this.loadWaits < MAX_LOAD_WAITS) return this.placeCold();
       // Loaded twice for this request and still not resident where it can go: busy elsewhere
@@ -145,13 +167,14 @@ export class Exchange implements LoadWaiter {
       e = proxy.selector.warmSaturated > 0 ? NO_ENDPOINT_SATURATED : this.reserve(false);
     }
     if (e < 0) {
-      proxy.sendError(r, this.route.dialect,
-        this.raced || e === NO_ENDPOINT_SATURATED ? proxy.noEndpointError(NO_ENDPOINT_SATURATED, this.model.name)
-          : this.tried === null ? proxy.noEndpointError(e, this.model.name)
-            : new UpstreamError(`every endpoint that serves "${this.model.name}" failed (${this.tried.length} tried)`));
-      return this.finish();
+      const saturated = this.raced || e === NO_ENDPOINT_SATURATED;
+      if (saturated && inference && proxy.admission !== null) return this.enqueue();
+      return this.fail(saturated ? proxy.noEndpointError(NO_ENDPOINT_SATURATED, this.model.name)
+        : this.tried === null ? proxy.noEndpointError(e, this.model.name)
+          : new UpstreamError(`every endpoint that serves "${this.model.name}" failed (${this.tried.length} tried)`));
     }
     // Reserved above; releaseEndpoint() gives back both on every path from here.
+    if (this.queuedAt !== 0) this.dequeued();
     this.endpoint = e;
     this.trial = proxy.breaker.isTrial(e);
     this.trialOpening = this.trial ? proxy.breaker.openingOf(e) : 0;
@@ -161,10 +184,7 @@ export class Exchange implements LoadWaiter {
       proxy.segment.models.begin(e, this.cellModel, proxy.nowSec);
     }
     const target = proxy.pools.target(e);
-    if (target === undefined) {
-      proxy.sendError(r, this.route.dialect, proxy.noEndpointError(-1, this.model.name));
-      return this.finish();
-    }
+    if (target === undefined) return this.fail(proxy.noEndpointError(-1, this.model.name));
     // Nothing a previous try received may leak into this one (a body held before a reset).
     this.upstreamStatus = 0;
     this.upstreamHeaders = null;
@@ -224,9 +244,10 @@ export class Exchange implements LoadWaiter {
     const epoch = proxy.segment.modelInfo.loadsEnded(m);
     const planned = proxy.placement.plan(this.table, this.model, this.route.dialect, this.tried, !saturatedElsewhere);
     if (planned === PLAN_NO_CAPACITY) {
-      proxy.sendError(this.r, this.route.dialect, saturatedElsewhere
-        ? proxy.noEndpointError(NO_ENDPOINT_SATURATED, this.model.name) : proxy.noCapacityError(this.model.name));
-      return this.finish();
+      // The model's copies are all busy, or busy models are in the way of a load: they will
+      // finish. Pinned models, or space promised to another load, are not worth waiting for.
+      if (proxy.admission !== null && (saturatedElsewhere || proxy.placement.busyInTheWay)) return this.enqueue();
+      return this.fail(saturatedElsewhere ? proxy.noEndpointError(NO_ENDPOINT_SATURATED, this.model.name) : proxy.noCapacityError(this.model.name));
     }
     if (planned >= 0) {
       // Loaded at the context the request will then ask for: not loaded twice.
@@ -243,7 +264,80 @@ export class Exchange implements LoadWaiter {
     this.waitingFor = -1;
     if (this.done || this.r.aborted) return;
     if (done.ok) return this.attempt();
-    this.proxy.sendError(this.r, this.route.dialect, this.proxy.loadError(done));
+    this.fail(this.proxy.loadError(done));
+  }
+
+  /**
+   * Every slot for the model is taken (or a load must wait for busy models): wait in the model's
+   * admission queue, unless it is full — then 503 with a Retry-After from the queue's pace.
+   */
+  enqueue(): void {
+    // A woken head that found no slot after all keeps its place and waits for the next wake.
+    if (this.queuedAt !== 0) return;
+    const proxy = this.proxy;
+    const admission = proxy.admission!;
+    const m = this.model.index;
+    const verdict = admission.admit(m, this.lowPriority);
+    if (verdict !== ADMIT) {
+      proxy.segment.queues.countRefused(m);
+      const depth = proxy.segment.queues.depth(m);
+      return this.fail(new QueueFullError(verdict === REFUSE_FULL
+        ? `every endpoint serving "${this.model.name}" is busy and its queue is full (${depth} waiting, queue.max_size ${admission.maxSize})`
+        : `every endpoint serving "${this.model.name}" is busy and ${depth} requests wait; low-priority requests are refused past queue.shed_at (${admission.shedAt})`),
+      admission.retryAfterSeconds(this.model));
+    }
+    proxy.queueWaiters.join(m, this, this.facts.stream && this.route.dialect === Dialect.OpenAI);
+    // Joined first, looked again second: a slot released before the join, by a request that saw
+    // no queue, is found here (queue-waiters.ts: no lost wake-up).
+    if (admission.mayHaveSlot(this.model)) proxy.queueWaiters.wakeHead(m, 0, nowMs());
+  }
+
+  /** Dispatched from the queue: leave it, say how long it waited, and wake the next head if a slot may be left. */
+  dequeued(): void {
+    const proxy = this.proxy;
+    const waited = proxy.queueWaiters.leave(this.model.index, this, proxy.admission!.mayHaveSlot(this.model));
+    this.r.queueWaitMs = Math.round(waited);
+    proxy.segment.queues.recordWait(this.model.index, waited);
+    if (this.wakeSentAt !== 0 && proxy.log.enabled('debug')) {
+      // From the slot freeing (in whichever process) to this request taking it: perf/admission reads it.
+      proxy.log.debug({ requestId: this.r.requestId, model: this.model.name, waitedMs: Math.round(waited * 1000) / 1000,
+        wakeMs: Math.round((nowMs() - this.wakeSentAt) * 1000) / 1000 }, 'queued request dispatched');
+    }
+  }
+
+  queueWake(): void {
+    // Waiting for a load meanwhile (its load-done routes it), or already on its way.
+    if (this.done || this.waitingFor >= 0 || this.endpoint >= 0) return;
+    this.attempt();
+  }
+
+  queueTimedOut(): void {
+    if (this.done) return;
+    if (this.waitingFor >= 0) {
+      this.proxy.loadWaiters.remove(this.waitingFor, this);
+      this.waitingFor = -1;
+    }
+    const proxy = this.proxy;
+    proxy.segment.queues.countTimeout(this.model.index);
+    this.fail(new QueueTimeoutError(`waited ${Math.round(proxy.admission!.timeoutMs / 1000)} s (queue.timeout) for a free slot on an endpoint serving `
+      + `"${this.model.name}"; ${proxy.segment.queues.depth(this.model.index)} request(s) still wait`), proxy.admission!.retryAfterSeconds(this.model));
+  }
+
+  queueHeartbeat(ahead: number): void {
+    if (this.done || this.r.aborted) return;
+    this.heartbeatHead = true;
+    writeHeartbeat(this.r, `: queued position=${ahead + 1}\n\n`);
+  }
+
+  /**
+   * Answers the client with `err` and finishes. After queue heartbeats the head is out (a 200
+   * event stream): the error becomes the stream's error event, as a mid-stream failure would.
+   */
+  fail(err: CorralError, retryAfterSeconds = 0): void {
+    const r = this.r;
+    if (this.heartbeatHead) endResponse(r, midStreamErrorChunk(true, err));
+    else if (retryAfterSeconds > 0) this.proxy.sendError(r, this.route.dialect, err, false, 'retry-after', String(retryAfterSeconds));
+    else this.proxy.sendError(r, this.route.dialect, err);
     this.finish();
   }
 
@@ -258,6 +352,14 @@ export class Exchange implements LoadWaiter {
       // The backend is alive but cannot serve (overloaded, its own upstream broken): try another.
       this.proxy.endpointFailed(this.endpoint, this.r.requestId);
       this.retry(true, true);
+      return;
+    }
+    if (this.heartbeatHead && (statusCode < 200 || statusCode >= 300)) {
+      // The client already has a 200 event stream (queue heartbeats): a backend's error status
+      // can only reach it as an error event.
+      if (statusCode >= 500) this.proxy.endpointFailed(this.endpoint, this.r.requestId);
+      this.abandon();
+      this.fail(new UpstreamError(`endpoint ${this.r.endpointName} answered HTTP ${statusCode} after the request waited in the queue`));
       return;
     }
     this.upstreamStatus = statusCode;
@@ -336,7 +438,7 @@ export class Exchange implements LoadWaiter {
     proxy.endpointFailed(this.endpoint, r.requestId);
     proxy.segment.stats.add(proxy.statsSlot, Counter.UpstreamErrors, 1);
     if (kind === FailureKind.Transport) proxy.markSuspect(this.endpoint);
-    if (!r.headSent) {
+    if (!r.headSent || (this.heartbeatHead && this.bytesOut === 0 && this.gate === null)) {
       if (kind === FailureKind.Transport && this.canRetry()) {
         this.retry(false, true);
         return;
@@ -357,9 +459,8 @@ export class Exchange implements LoadWaiter {
           ? `endpoint ${r.endpointName} went silent inside its first event for longer than upstream.idle_timeout`
           : `endpoint ${r.endpointName} did not answer within upstream.first_byte_timeout`)
         : new UpstreamError(kind === FailureKind.Protocol ? `endpoint ${r.endpointName} sent an ${err.message}` : `endpoint ${r.endpointName} failed: ${err.message}`);
-      proxy.sendError(r, this.route.dialect, error);
       proxy.log.warn({ requestId: r.requestId, endpoint: r.endpointName, err: err.message }, 'upstream failed before responding');
-      return this.finish();
+      return this.fail(error);
     }
     // Bytes already reached the client: end the stream in a way its protocol reports as an error.
     const error = kind === FailureKind.Timeout
@@ -390,13 +491,16 @@ export class Exchange implements LoadWaiter {
       this.proxy.loadWaiters.remove(this.waitingFor, this);
       this.waitingFor = -1;
     }
+    // Its place goes at once: the requests behind it move up.
+    if (this.queuedAt !== 0) this.proxy.queueWaiters.leave(this.model.index, this, this.proxy.admission!.mayHaveSlot(this.model));
     this.proxy.segment.stats.add(this.proxy.statsSlot, Counter.ClientAborts, 1);
     this.finish();
   }
 
   /** Retries left and nothing sent yet. (A status retry also needs another endpoint: onUpstreamHead.) */
   canRetry(): boolean {
-    return !this.r.headSent && this.retriesUsed < this.proxy.maxRetries;
+    // After queue heartbeats the head is out, but no backend byte yet: the client cannot tell a retry.
+    return (!this.r.headSent || (this.heartbeatHead && this.bytesOut === 0)) && this.retriesUsed < this.proxy.maxRetries;
   }
 
   /**
@@ -437,24 +541,35 @@ export class Exchange implements LoadWaiter {
   }
 
   releaseEndpoint(): void {
-    if (this.endpoint < 0) return;
-    const endpoints = this.proxy.segment.endpoints;
+    const e = this.endpoint;
+    if (e < 0) return;
+    const segment = this.proxy.segment;
+    const endpoints = segment.endpoints;
+    const model = this.cellModel;
     // The model's count first: while it is up, the endpoint's is too (the primary's repair of a
     // gone worker's counts relies on it).
-    if (this.cellModel >= 0) {
-      this.proxy.segment.models.end(this.endpoint, this.cellModel);
+    if (model >= 0) {
+      segment.models.end(e, model);
       this.cellModel = -1;
     }
-    endpoints.release(this.endpoint);
-    this.proxy.segment.holds.unhold(this.proxy.statsSlot, this.endpoint);
-    // Only attempts that produced a response say anything about the endpoint's latency.
-    if (this.firstByteAt !== 0) endpoints.recordLatencyUs(this.endpoint, Math.round((this.firstByteAt - this.attemptStartedAt) * 1000));
+    endpoints.release(e);
+    segment.holds.unhold(this.proxy.statsSlot, e);
     this.endpoint = -1;
+    // Only attempts that produced a response say anything about the endpoint's latency and the
+    // model's service time (what a queue's Retry-After is computed from).
+    if (this.firstByteAt !== 0) {
+      endpoints.recordLatencyUs(e, Math.round((this.firstByteAt - this.attemptStartedAt) * 1000));
+      if (model >= 0) segment.queues.recordService(model, performance.now() - this.attemptStartedAt);
+    }
+    // After the release (queue-waiters.ts: no lost wake-up): requests queued anywhere may take the slot.
+    if (segment.queues.total() > 0) this.proxy.slotFreed(e);
   }
 
   finish(): void {
     if (this.done) return;
     this.done = true;
+    // Answered while still queued (its model left the catalog, a load it waited for failed): its place goes.
+    if (this.queuedAt !== 0) this.proxy.queueWaiters.leave(this.model.index, this, this.proxy.admission?.mayHaveSlot(this.model) ?? false);
     this.releaseEndpoint();
     this.proxy.exchangeFinished(this);
   }

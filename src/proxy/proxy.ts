@@ -28,6 +28,8 @@ import { RoutingTable } from '../routing/routing-table.js';
 import { Selector, NO_ENDPOINT_DIALECT, NO_ENDPOINT_SATURATED } from '../routing/selector.js';
 import { Placement } from '../routing/placement.js';
 import { LoadWaiters } from './load-waiters.js';
+import { Admission } from '../routing/admission.js';
+import { nowMs, QueueWaiters } from './queue-waiters.js';
 import { ModelSequenceReporter } from './model-sequence-reporter.js';
 import { createStrategy } from '../routing/strategies.js';
 import { CircuitBreaker, CircuitChange } from '../routing/circuit-breaker.js';
@@ -58,6 +60,12 @@ export class Proxy implements RequestHandler {
   readonly breaker: CircuitBreaker;
   readonly placement: Placement;
   readonly loadWaiters: LoadWaiters;
+  /** Admission queues (queue.enabled); null: a saturated model's requests get 503 at once. */
+  readonly admission: Admission | null;
+  /** This process's queued requests. Shared with the proxy a reload replaces (inline mode): one per stats slot. */
+  readonly queueWaiters: QueueWaiters;
+  /** queue.default_priority is low: requests that do not say are refused first. */
+  readonly lowByDefault: boolean;
   /** routing.placement is warm-first: inference requests prefer endpoints holding the model, and cold models are placed. */
   readonly warmFirst: boolean;
   /** models.size_context: prompts are checked against the model's context, Ollama's num_ctx chosen. */
@@ -86,7 +94,7 @@ export class Proxy implements RequestHandler {
   lastActivity: number;
   #onIdle: (() => void)[];
 
-  constructor(config: Config, segment: Segment, control: Control, log: Logger) {
+  constructor(config: Config, segment: Segment, control: Control, log: Logger, queueWaiters: QueueWaiters | null = null) {
     this.segment = segment;
     this.control = control;
     this.log = log;
@@ -96,6 +104,12 @@ export class Proxy implements RequestHandler {
     // A backstop: the primary answers a load's waiters itself when it fails or times out.
     this.loadWaiters = new LoadWaiters(2 * config.models.load_timeout + LOAD_WAIT_MARGIN_MS,
       (err) => this.log.error({ err }, 'a request waiting for a model load failed when woken'));
+    this.admission = config.queue.enabled ? new Admission(segment, config.queue) : null;
+    this.lowByDefault = config.queue.default_priority === 'low';
+    if (queueWaiters !== null) queueWaiters.reconfigure(config.queue.timeout, config.queue.heartbeat);
+    this.queueWaiters = queueWaiters ?? new QueueWaiters(segment.queues, control.statsSlot, config.queue.timeout, config.queue.heartbeat,
+      (slot, model, hops, sentAtMs) => control.wakeQueue(slot, model, hops, sentAtMs),
+      (err) => this.log.error({ err }, 'a request waiting in an admission queue failed when woken'));
     this.warmFirst = config.routing.placement === 'warm-first';
     this.nowSec = segment.header.nowSec();
     this.#clock = setInterval(() => {
@@ -231,6 +245,8 @@ export class Proxy implements RequestHandler {
     headerBlock += `content-length: ${r.body === null ? 0 : r.body.length}\r\n\r\n`;
     if (this.sequence !== null && route.kind === RouteKind.Inference) this.sequence.note(model.index);
     const ex = new Exchange(this, r, route, facts, table, model, hi, lo, headerBlock, headerPrefix);
+    if (r.priority !== '') ex.lowPriority = priorityIsLow(r.priority);
+    else ex.lowPriority = this.lowByDefault;
     r.exchange = ex;
     this.active++;
     this.segment.stats.add(this.statsSlot, Counter.Requests, 1);
@@ -289,6 +305,8 @@ export class Proxy implements RequestHandler {
   loadDone(done: LoadDone): void {
     const receivedAt = performance.timeOrigin + performance.now();
     const woken = this.loadWaiters.wake(done);
+    // Requests queued for the model behind the load may now find a slot on the new copy.
+    if (done.ok && this.segment.queues.depth(done.model) > 0) this.queueWaiters.wakeHead(done.model, 0, done.sentAtMs);
     if (woken > 0) {
       // From the primary's announcement to every waiting request of this process sent on (or answered).
       const wakeMs = Math.round((performance.timeOrigin + performance.now() - done.sentAtMs) * 1000) / 1000;
@@ -296,6 +314,29 @@ export class Proxy implements RequestHandler {
       this.log.info({ model: this.table.modelName(done.model), endpoint: this.table.endpointNames[done.endpoint], ok: done.ok, waiters: woken, ipcMs, wakeMs },
         'requests resumed after a model load');
     }
+  }
+
+  /**
+   * A request released a slot on `endpoint` while requests wait somewhere (queues.total() > 0):
+   * the head of every queued model that endpoint serves may take it.
+   */
+  slotFreed(endpoint: number): void {
+    const queues = this.segment.queues;
+    const routes = this.table.routes;
+    for (let k = 0; k < routes.length; k++) {
+      const m = routes[k]!;
+      if (queues.depth(m.index) > 0 && m.endpoints.includes(endpoint)) this.queueWaiters.wakeHead(m.index, 0, nowMs());
+    }
+  }
+
+  /** Another process found that the head of `model`'s queue is here (IPC `queue-wake`). */
+  queueWake(model: number, hops: number, sentAtMs: number): void {
+    this.queueWaiters.woken(model, hops, sentAtMs);
+  }
+
+  /** Slots may have freed wholesale (a worker gone, an endpoint back): every queue this process holds a waiter of moves. */
+  wakeQueues(): void {
+    this.queueWaiters.wakeAll();
   }
 
   /** The error a request waiting for a failed load receives (the class the primary named). */
@@ -414,4 +455,12 @@ export class Proxy implements RequestHandler {
     this.sequence?.flush();
     return this.pools.close();
   }
+}
+
+/** X-Corral-Priority: `low` or `normal` (any case); anything else is refused, naming the header. */
+function priorityIsLow(value: string): boolean {
+  const v = value.trim().toLowerCase();
+  if (v === 'low') return true;
+  if (v === 'normal') return false;
+  throw new InvalidRequestError('x-corral-priority: must be normal or low');
 }

@@ -23,6 +23,10 @@ export class WorkerControl implements Control {
     this.#send({ kind: 'load', endpoint, model, numCtx, keepAlive });
   }
 
+  wakeQueue(slot: number, model: number, hops: number, sentAtMs: number): void {
+    this.#send({ kind: 'queue-wake', slot, model, hops, sentAtMs });
+  }
+
   reportModels(models: readonly number[]): void {
     this.#send({ kind: 'models-seen', models });
   }

@@ -33,6 +33,11 @@ export class Placement {
   /** Of the last PLAN_NO_CAPACITY: the model is bigger than any candidate's whole usable vRAM (largestCapacityMiB). */
   tooBig = false;
   largestCapacityMiB = 0;
+  /**
+   * Of the last PLAN_NO_CAPACITY: some endpoint would have room once models that are busy now
+   * (requests in flight, not pinned) went idle — worth waiting for in the admission queue.
+   */
+  busyInTheWay = false;
 
   constructor(segment: Segment, breaker: CircuitBreaker) {
     this.#segment = segment;
@@ -64,6 +69,7 @@ export class Placement {
     let evictCount = Infinity;
     let evictAge = Infinity;
     let largestFree = 0;
+    let busyInTheWay = false;
     let largestCapacity = 0;
     let known = 0;
     let tooBig = 0;
@@ -107,6 +113,7 @@ export class Placement {
       }
       if (fit >= 0 || !allowEvict) continue; // a fit beats any eviction
       const victims = this.#evictionsFor(e, m, wanted - free);
+      if (victims.count === 0 && victims.afterBusy) busyInTheWay = true;
       if (victims.count > 0 && (victims.count < evictCount || (victims.count === evictCount && victims.newestVictimSec < evictAge))) {
         evict = e;
         evictCount = victims.count;
@@ -119,6 +126,7 @@ export class Placement {
       this.largestFreeMiB = largestFree;
       this.largestCapacityMiB = largestCapacity;
       this.tooBig = known > 0 && tooBig === known;
+      this.busyInTheWay = busyInTheWay;
       return PLAN_NO_CAPACITY;
     }
     const prior = seg.modelInfo.claimLoad(m, chosen);
@@ -140,24 +148,26 @@ export class Placement {
   /**
    * How many idle, unpinned resident models on `e` must go, least recently used first, to free
    * `shortMiB`; count 0 when they cannot. `newestVictimSec`: the last use of the most recently
-   * used victim (a plan evicting only long-idle models wins a tie).
+   * used victim (a plan evicting only long-idle models wins a tie). `afterBusy`: with count 0,
+   * whether the busy unpinned models would free enough too once idle.
    */
-  #evictionsFor(e: number, m: number, shortMiB: number): { count: number; newestVictimSec: number } {
+  #evictionsFor(e: number, m: number, shortMiB: number): { count: number; newestVictimSec: number; afterBusy: boolean } {
     const seg = this.#segment;
     const models = seg.models;
     const n = seg.header.modelCount();
     const idle: { vram: number; lastUsed: number }[] = [];
+    let busyMiB = 0;
     for (let c = 0; c < n; c++) {
-      if (c === m || (models.flags(e, c) & MODEL_LOADED) === 0) continue;
-      if (models.inflight(e, c) > 0 || (seg.modelInfo.flags(c) & MODEL_PINNED) !== 0) continue;
-      idle.push({ vram: models.vramMiB(e, c), lastUsed: models.lastUsedSec(e, c) });
+      if (c === m || (models.flags(e, c) & MODEL_LOADED) === 0 || (seg.modelInfo.flags(c) & MODEL_PINNED) !== 0) continue;
+      if (models.inflight(e, c) > 0) busyMiB += models.vramMiB(e, c);
+      else idle.push({ vram: models.vramMiB(e, c), lastUsed: models.lastUsedSec(e, c) });
     }
     idle.sort((a, b) => a.lastUsed - b.lastUsed);
     let freed = 0;
     for (let k = 0; k < idle.length; k++) {
       freed += idle[k]!.vram;
-      if (freed >= shortMiB) return { count: k + 1, newestVictimSec: idle[k]!.lastUsed };
+      if (freed >= shortMiB) return { count: k + 1, newestVictimSec: idle[k]!.lastUsed, afterBusy: false };
     }
-    return { count: 0, newestVictimSec: 0 };
+    return { count: 0, newestVictimSec: 0, afterBusy: freed + busyMiB >= shortMiB };
   }
 }

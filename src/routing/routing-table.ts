@@ -66,6 +66,8 @@ export class RoutingTable {
   /** Endpoints whose model list is not known yet (see CatalogSnapshot.undiscovered). */
   readonly undiscovered: number;
   readonly #models: Map<string, ModelRoute>;
+  /** One route per model (its catalog name), for what walks every model (waking admission queues). */
+  readonly routes: readonly ModelRoute[];
 
   constructor(catalog: CatalogSnapshot) {
     this.generation = catalog.generation;
@@ -87,16 +89,20 @@ export class RoutingTable {
     this.endpointUrls = urls;
     this.endpointCount = count;
     this.#models = new Map();
+    const routes: ModelRoute[] = [];
     for (const m of catalog.models) {
       // Both spellings reach the model (Ollama's implicit `:latest` tag; the catalog merges them),
       // each with what to forward under it, decided here once rather than per request.
       const endpoints = Int32Array.from(m.endpoints);
-      this.#models.set(m.name, new ModelRoute(m.index, m.name, endpoints, forwardNames(m, m.name, types)));
+      const route = new ModelRoute(m.index, m.name, endpoints, forwardNames(m, m.name, types));
+      this.#models.set(m.name, route);
+      routes.push(route);
       const alias = modelNameAlias(m.name);
       if (alias !== null && !this.#models.has(alias)) {
         this.#models.set(alias, new ModelRoute(m.index, m.name, endpoints, forwardNames(m, alias, types)));
       }
     }
+    this.routes = routes;
     this.ollamaTagsBody = JSON.stringify({ models: catalog.ollamaTags });
     this.ollamaPsBody = JSON.stringify({ models: catalog.ollamaPs });
     this.openaiModelsBody = JSON.stringify({ object: 'list', data: catalog.openaiModels });

@@ -15,6 +15,8 @@ export class ClientRequest {
   readonly sessionKey: string;      // the session header, '' when absent
   readonly traceparent: string;
   readonly accept: string;
+  /** X-Corral-Priority as sent ('' when absent): the request's class in an admission queue. */
+  readonly priority: string;
   readonly receivedAt: number;      // performance.now() at accept
 
   body: Buffer | null;
@@ -46,11 +48,13 @@ export class ClientRequest {
   retries: number;
   /** The `num_ctx` corral sent (X-Corral-Num-Ctx), 0 when it chose none. */
   numCtx: number;
+  /** X-Corral-Queue-Wait: ms the request waited in an admission queue; -1 when it did not wait. */
+  queueWaitMs: number;
   /** Per-request state owned by whoever handles the request (the proxy's Exchange). */
   exchange: unknown;
 
   constructor(res: HttpResponse, method: string, path: string, query: string, contentLength: number,
-    clientRequestId: string, sessionKey: string, traceparent: string, accept: string, receivedAt: number) {
+    clientRequestId: string, sessionKey: string, traceparent: string, accept: string, priority: string, receivedAt: number) {
     this.res = res;
     this.method = method;
     this.path = path;
@@ -60,6 +64,7 @@ export class ClientRequest {
     this.sessionKey = sessionKey;
     this.traceparent = traceparent;
     this.accept = accept;
+    this.priority = priority;
     this.receivedAt = receivedAt;
     this.body = null;
     this.bodyReceived = 0;
@@ -77,6 +82,7 @@ export class ClientRequest {
     this.routeLabel = '';
     this.retries = 0;
     this.numCtx = 0;
+    this.queueWaitMs = -1;
     this.exchange = null;
   }
 }

@@ -61,3 +61,11 @@ export function numCtxLine(numCtx: number): string {
   lastLine = line;
   return line;
 }
+
+/** `x-corral-queue-wait: N`: how long the request waited in its model's admission queue, in ms. */
+export function queueWaitLine(ms: number): string {
+  return `\r\nx-corral-queue-wait: ${ms}`;
+}
+
+/** The head of a /v1 stream whose first bytes are queue heartbeats (SSE comments), before any backend answered. */
+export const EVENT_STREAM_LINES = '\r\ncontent-type: text/event-stream\r\ncache-control: no-cache';

@@ -62,6 +62,7 @@ let seenRequestId = '';
 let seenSession = '';
 let seenTraceparent = '';
 let seenAccept = '';
+let seenPriority = '';
 function readHeader(key: string, value: string): void {
   headerBytes += key.length + value.length + 4; // ": " and CRLF
   switch (key) {
@@ -80,6 +81,9 @@ function readHeader(key: string, value: string): void {
       return;
     case 'accept':
       if (seenAccept === '') seenAccept = value;
+      return;
+    case 'x-corral-priority':
+      if (seenPriority === '') seenPriority = value;
       return;
   }
   if (key === wantedRequestId) {
@@ -166,14 +170,14 @@ export class HttpServer {
     headerBytes = path.length + query.length;
     wantedRequestId = o.requestIdHeader;
     wantedSession = o.sessionHeader;
-    seenContentLength = seenTransferEncoding = seenRequestId = seenSession = seenTraceparent = seenAccept = '';
+    seenContentLength = seenTransferEncoding = seenRequestId = seenSession = seenTraceparent = seenAccept = seenPriority = '';
     contentLengthLines = 0;
     conflicting = false;
     req.forEach(readHeader);
     const lengthHeader = seenContentLength;
     const contentLength = lengthHeader === '' ? -1 : Number(lengthHeader);
     const r = new ClientRequest(res, method, path, query, Number.isFinite(contentLength) ? contentLength : -1,
-      seenRequestId, seenSession, seenTraceparent, seenAccept, performance.now());
+      seenRequestId, seenSession, seenTraceparent, seenAccept, seenPriority, performance.now());
     const handler = this.#handler;
     res.onAborted(() => {
       r.aborted = true;

@@ -1,7 +1,9 @@
 import { performance } from 'node:perf_hooks';
 import type { ForwardedHeaders } from '../upstream/forwarded-headers.js';
 import type { ClientRequest } from './client-request.js';
-import { CONNECTION_CLOSE_LINE, CONTENT_TYPE_JSON_LINE, extraLine, numCtxLine, requestIdLine, routingLines, statusText } from './head-lines.js';
+import {
+  CONNECTION_CLOSE_LINE, CONTENT_TYPE_JSON_LINE, EVENT_STREAM_LINES, extraLine, numCtxLine, queueWaitLine, requestIdLine, routingLines, statusText,
+} from './head-lines.js';
 
 /**
  * Every write to a uWS HttpResponse goes through here (STYLE rule 7). Writes made outside a uWS
@@ -31,6 +33,7 @@ function headText(r: ClientRequest, status: number, upstream: ForwardedHeaders |
   if (r.closeAfter) head += CONNECTION_CLOSE_LINE;
   if (r.endpointName !== '') head += routingLines(r.endpointName, r.routeLabel, r.retries);
   if (r.numCtx !== 0) head += numCtxLine(r.numCtx);
+  if (r.queueWaitMs >= 0) head += queueWaitLine(r.queueWaitMs);
   return head;
 }
 
@@ -211,6 +214,25 @@ export function writeHeadAndEnd(r: ClientRequest, status: number, headers: Forwa
   slotBody = body ?? '';
   r.res.cork(corkedHeadAndEnd);
   slotHeaders = null;
+}
+
+function corkedHeartbeat(): void {
+  const r = slotReq;
+  if (!r.headSent) writeHead(r, headText(r, 200, null) + EVENT_STREAM_LINES, null);
+  slotResult = r.res.write(slotBody);
+}
+
+/**
+ * A line to a /v1 stream still waiting for a backend (an SSE comment: clients skip it), with a
+ * 200 `text/event-stream` head first if none went out yet. Committing the head keeps load
+ * balancers from cutting a long wait; from then on errors reach the client as error events.
+ */
+export function writeHeartbeat(r: ClientRequest, line: string): boolean {
+  if (r.aborted || r.ended) return true;
+  slotReq = r;
+  slotBody = line;
+  r.res.cork(corkedHeartbeat);
+  return slotResult;
 }
 
 function corkedEnd(): void {

@@ -5,12 +5,14 @@
  * worker built from other code can never misread a primary's segment).
  *
  *   offset 0
- *   ┌──────────────────────────── header (HEADER_BYTES = 192) ───────────────────────────────┐
+ *   ┌──────────────────────────── header (HEADER_BYTES = 256) ───────────────────────────────┐
  *   │ i32[0] magic 'CRRL'  [1] version  [2] byteLength  [3] maxEndpoints  [4] maxModels       │
  *   │ [5] sessionSlots  [6] maxWorkers  [7] createdAtSec (u32, unix)             … reserved   │
  *   │ ── cache line 1 (byte 64) ── [16] configEpoch [17] catalogGeneration                    │
  *   │                              [18] endpointCount [19] modelCount            … reserved   │
  *   │ ── cache line 2 (byte 128) ─ [32] ticket (round-robin counter, hammered by every worker)│
+ *   │ ── cache line 3 (byte 192) ─ [48] requests queued, all models (read by every finishing │
+ *   │    request: kept off the round-robin counter's line)                                    │
  *   ├──────────────────── endpoints: maxEndpoints × 64 B (ENDPOINT_STRIDE i32) ──────────────┤
  *   │ per endpoint, one cache line of i32:                                                    │
  *   │  [0] state [1] inflight [2] maxConcurrency [3] priority [4] weight [5] ewmaLatencyUs     │
@@ -29,6 +31,12 @@
  *   │  [1] loadingOn (endpoint + 1; a worker claims a load by CAS 0 → e + 1, the primary      │
  *   │      clears it when the load ends)  [2] flags PINNED | NEED_ESTIMATED (primary)         │
  *   │  [3] loads ended  [4] maxContext (/api/show; 0 = unknown)  [5..7] reserved              │
+ *   ├──────────── queues: maxModels × 64 B (QUEUE_LINE_STRIDE i32), one cache line per model ──┤
+ *   │ per model m: [0] next ticket (u32, Atomics.add)  [1] depth  [2] service ms (average)    │
+ *   │  [3] queue wait ms (average)  [4] queued ever  [5] timeouts  [6] refused  [7..15] —     │
+ *   ├──────────── queue slots: maxModels × maxWorkers × 8 B (QUEUE_SLOT_STRIDE i32) ──────────┤
+ *   │ (m, w) at i32[(m * maxWorkers + w) * 2]: [0] requests stats slot w has queued for m     │
+ *   │  [1] the ticket of its oldest (state/queues.ts: the queue's head is the oldest of these)│
  *   ├──────────────────── sessions: sessionSlots × 16 B ─────────────────────────────────────┤
  *   │ slot = i32[hi, lo, endpoint, lastSeenSec]; hi 0 = empty, -1 = tombstone, -2 = busy     │
  *   ├──────────────────── stats: maxWorkers × STATS_SLOT_BYTES (f64) ────────────────────────┤
@@ -44,7 +52,7 @@ import { MAX_MODEL_CELLS } from '../core/segment-limits.js';
 
 /** 'CRRL' little-endian-agnostic as an i32 value. */
 export const SEGMENT_MAGIC = 0x4352524c;
-export const LAYOUT_VERSION = 5;
+export const LAYOUT_VERSION = 6;
 
 export const CACHE_LINE = 64;
 
@@ -62,7 +70,8 @@ export const H_CATALOG_GENERATION = 17;
 export const H_ENDPOINT_COUNT = 18;
 export const H_MODEL_COUNT = 19;
 export const H_TICKET = 32;
-export const HEADER_BYTES = 192;
+export const H_QUEUED_TOTAL = 48;
+export const HEADER_BYTES = 256;
 
 // Endpoint record: one cache line of i32.
 export const ENDPOINT_STRIDE = 16;
@@ -99,6 +108,21 @@ export const MI_LOADING_ON = 1;
 export const MI_FLAGS = 2;
 export const MI_LOADS = 3;
 export const MI_MAX_CONTEXT = 4;
+
+// Queue line (per model): one cache line of i32.
+export const QUEUE_LINE_STRIDE = 16;
+export const Q_NEXT_TICKET = 0;
+export const Q_DEPTH = 1;
+export const Q_SERVICE_MS = 2;
+export const Q_WAIT_MS = 3;
+export const Q_QUEUED = 4;
+export const Q_TIMEOUTS = 5;
+export const Q_REFUSED = 6;
+
+// Queue slot (model × stats slot): two i32.
+export const QUEUE_SLOT_STRIDE = 2;
+export const QS_COUNT = 0;
+export const QS_HEAD = 1;
 
 // Session slot: four i32.
 export const SESSION_STRIDE = 4;
@@ -138,6 +162,10 @@ export interface Layout {
   readonly modelsBytes: number;
   readonly modelInfoOffset: number;
   readonly modelInfoBytes: number;
+  readonly queuesOffset: number;
+  readonly queuesBytes: number;
+  readonly queueSlotsOffset: number;
+  readonly queueSlotsBytes: number;
   readonly sessionsOffset: number;
   readonly sessionsBytes: number;
   readonly statsOffset: number;
@@ -184,7 +212,11 @@ export function computeLayout(sizes: SegmentSizes): Layout {
   const modelsBytes = frozen.maxEndpoints * frozen.maxModels * MODEL_STRIDE * 4;
   const modelInfoOffset = alignUp(modelsOffset + modelsBytes, CACHE_LINE);
   const modelInfoBytes = frozen.maxModels * MODEL_INFO_STRIDE * 4;
-  const sessionsOffset = alignUp(modelInfoOffset + modelInfoBytes, CACHE_LINE);
+  const queuesOffset = alignUp(modelInfoOffset + modelInfoBytes, CACHE_LINE);
+  const queuesBytes = frozen.maxModels * QUEUE_LINE_STRIDE * 4;
+  const queueSlotsOffset = alignUp(queuesOffset + queuesBytes, CACHE_LINE);
+  const queueSlotsBytes = frozen.maxModels * frozen.maxWorkers * QUEUE_SLOT_STRIDE * 4;
+  const sessionsOffset = alignUp(queueSlotsOffset + queueSlotsBytes, CACHE_LINE);
   const sessionsBytes = frozen.sessionSlots * SESSION_STRIDE * 4;
   const statsOffset = alignUp(sessionsOffset + sessionsBytes, CACHE_LINE);
   const statsBytes = frozen.maxWorkers * STATS_SLOT_BYTES;
@@ -197,6 +229,8 @@ export function computeLayout(sizes: SegmentSizes): Layout {
     endpointsOffset, endpointsBytes,
     modelsOffset, modelsBytes,
     modelInfoOffset, modelInfoBytes,
+    queuesOffset, queuesBytes,
+    queueSlotsOffset, queueSlotsBytes,
     sessionsOffset, sessionsBytes,
     statsOffset, statsBytes, statsSlotBytes: STATS_SLOT_BYTES,
     holdsOffset, holdsBytes,

@@ -9,6 +9,7 @@ import { EndpointTable } from './endpoints.js';
 import { ModelTable } from './models.js';
 import { ModelInfoTable } from './model-info.js';
 import { SessionTable } from './sessions.js';
+import { QueueTable } from './queues.js';
 import { StatsTable } from './stats.js';
 import { HoldTable } from './holds.js';
 
@@ -28,6 +29,7 @@ export class Segment {
   readonly endpoints: EndpointTable;
   readonly models: ModelTable;
   readonly modelInfo: ModelInfoTable;
+  readonly queues: QueueTable;
   readonly sessions: SessionTable;
   readonly stats: StatsTable;
   readonly holds: HoldTable;
@@ -41,6 +43,7 @@ export class Segment {
     this.endpoints = new EndpointTable(sab, layout, this.header);
     this.models = new ModelTable(sab, layout);
     this.modelInfo = new ModelInfoTable(sab, layout);
+    this.queues = new QueueTable(sab, layout);
     this.sessions = new SessionTable(sab, layout);
     this.stats = new StatsTable(sab, layout);
     this.holds = new HoldTable(sab, layout);

@@ -142,6 +142,8 @@ t.test('errors in the caller\'s dialect', async (t) => {
       // The reset and hang backends fail on purpose, over and over: keep their circuits closed
       // so every case sees the endpoint's own error (the breaker has its own tests).
       circuit_breaker: { failures: 0 },
+      // A saturated endpoint answers 503 at once here; admission queues have their own tests.
+      queue: { enabled: false },
     },
     endpoints: [
       { name: 'sim-a' }, { name: 'sim-oa' }, { name: 'sim-reset' }, { name: 'sim-hang' },
@@ -280,7 +282,7 @@ t.test('errors in the caller\'s dialect', async (t) => {
     }
   });
 
-  t.test('503 CORRAL_ERR_NO_ENDPOINT with Retry-After when every endpoint is at max_concurrency', async (t) => {
+  t.test('503 CORRAL_ERR_NO_ENDPOINT with Retry-After when every endpoint is at max_concurrency (queue.enabled: false)', async (t) => {
     const inFlight = await request(`${corral.url}/api/chat`, {
       method: 'POST', body: JSON.stringify({ model: 'slow:1b', messages: HI }), headers: { 'content-type': 'application/json' },
     });

@@ -5,7 +5,7 @@ import t from 'tap';
 import { parseDocument } from 'yaml';
 import {
   ENDPOINT_DEFAULTS, HEALTH_DEFAULTS, LOGGING_DEFAULTS, ROUTING_DEFAULTS, SERVER_DEFAULTS,
-  STATE_DEFAULTS, UPSTREAM_DEFAULTS, CIRCUIT_BREAKER_DEFAULTS, MODELS_DEFAULTS,
+  STATE_DEFAULTS, UPSTREAM_DEFAULTS, CIRCUIT_BREAKER_DEFAULTS, MODELS_DEFAULTS, QUEUE_DEFAULTS,
 } from '../../../src/config/defaults.js';
 import { defaultConfig } from '../../../src/config/load.js';
 import { parseDuration, parseSize } from '../../../src/config/units.js';
@@ -39,6 +39,7 @@ t.test('defaults are the documented values', async (t) => {
     prefetch: { enabled: false, window: 200, confidence: 0.6 },
     size_context: true, num_ctx_buckets: [2048, 4096, 8192, 16384, 32768, 65536, 131072], reply_budget: 1024,
   });
+  t.same(c.queue, { enabled: true, max_size: 100, shed_at: 80, timeout: 30_000, heartbeat: 10_000, default_priority: 'normal' });
   t.same(c.upstream, { connect_timeout: 5000, first_byte_timeout: 300_000, idle_timeout: 120_000, connections: 64 });
   t.same(c.circuit_breaker, { failures: 5, open_for: 10_000, half_open_requests: 1 });
   t.same(c.logging, { level: 'info', requests: false });
@@ -72,7 +73,7 @@ t.test('config/corral.yaml states every default of defaults.ts', async (t) => {
   const doc = parseDocument(readFileSync(shipped, 'utf8')).toJS() as Record<string, Record<string, unknown>>;
   const norm = (v: unknown, d: unknown): unknown =>
     typeof d === 'number' && typeof v === 'string' ? (parseDuration(v) ?? parseSize(v)) : v;
-  const sections = { server: SERVER_DEFAULTS, routing: ROUTING_DEFAULTS, upstream: UPSTREAM_DEFAULTS, circuit_breaker: CIRCUIT_BREAKER_DEFAULTS, logging: LOGGING_DEFAULTS, state: STATE_DEFAULTS, models: MODELS_DEFAULTS };
+  const sections = { server: SERVER_DEFAULTS, routing: ROUTING_DEFAULTS, upstream: UPSTREAM_DEFAULTS, circuit_breaker: CIRCUIT_BREAKER_DEFAULTS, logging: LOGGING_DEFAULTS, state: STATE_DEFAULTS, models: MODELS_DEFAULTS, queue: QUEUE_DEFAULTS };
   for (const [name, defaults] of Object.entries(sections)) {
     for (const [key, d] of Object.entries(defaults)) {
       t.ok(key in doc[name]!, `${name}.${key} present`);

@@ -68,7 +68,7 @@ t.test('aliases within the budget are expanded: an anchor shared by 150 endpoint
   const dir = t.testdir({ 'shared.yaml': `x-health: &h {interval: 2s, timeout: 1s}\nstate:\n  max_endpoints: 150\nendpoints:\n${endpoints}\n` });
   const err = configError(() => loadConfigFile(join(dir, 'shared.yaml'), {}));
   // The anchor lives under an unknown top-level key: the only problem is that key.
-  t.same(err.problems, ['x-health: unknown key (expected one of server, routing, upstream, circuit_breaker, logging, state, models, endpoints)']);
+  t.same(err.problems, ['x-health: unknown key (expected one of server, routing, upstream, circuit_breaker, logging, state, models, queue, endpoints)']);
   const dir2 = t.testdir({
     'shared.yaml': `state:\n  max_endpoints: 150\nendpoints:\n  - name: e0\n    url: http://h:1\n    health: &h {interval: 2s, timeout: 1s}\n${endpoints.split('\n').slice(3).join('\n')}\n`,
   });

@@ -37,7 +37,7 @@ t.test('endpoints must list at least one endpoint', async (t) => {
   t.same(problems(null), ['endpoints: must list at least one endpoint']);
   t.same(problems({ endpoints: [] }), ['endpoints: must list at least one endpoint']);
   t.same(problems({ endpoints: 'http://x' }), ['endpoints: must be a list of endpoints']);
-  t.same(problems('nope'), ['(root): must be a mapping (server, routing, upstream, circuit_breaker, logging, state, models, endpoints)']);
+  t.same(problems('nope'), ['(root): must be a mapping (server, routing, upstream, circuit_breaker, logging, state, models, queue, endpoints)']);
 });
 
 t.test('unknown keys suggest the closest known key', async (t) => {
@@ -180,4 +180,25 @@ t.test('placement settings: endpoint vram, vram_reserve, gpus; models section', 
   ]);
   t.same(problems({ state: { max_endpoints: 4096, max_models: 4096 }, endpoints: [{ name: 'a', url: 'http://h:1' }] }),
     ['state.max_models: state.max_endpoints × state.max_models must be at most 1048576 (4096 × 4096 is 16777216)']);
+});
+
+t.test('queue: shed_at as a percentage or a count, each problem named', async (t) => {
+  const ep = [{ name: 'a', url: 'http://127.0.0.1:11434' }];
+  t.equal(defaultConfig(ep, { queue: { max_size: 10 } }).queue.shed_at, 8, '80 % of 10');
+  t.equal(defaultConfig(ep, { queue: { max_size: 10, shed_at: '50%' } }).queue.shed_at, 5);
+  t.equal(defaultConfig(ep, { queue: { max_size: 10, shed_at: 3 } }).queue.shed_at, 3);
+  t.equal(defaultConfig(ep, { queue: { max_size: 1 } }).queue.shed_at, 1, 'never 0');
+  t.same([...problems({ queue: { max_size: 0, shed_at: '150%', timeout: 'soon', heartbeat: -1, default_priority: 'high', enabled: 'yes', size: 3 }, endpoints: ep })].sort(), [
+    'queue.default_priority: must be one of normal, low',
+    'queue.enabled: must be true or false',
+    'queue.heartbeat: must be a duration (integer ms or a string like 250ms, 30s, 5m, 1h)',
+    'queue.max_size: must be an integer from 1 to 1000000',
+    'queue.shed_at: must be a percentage of queue.max_size (1% to 100%) or a count from 1 to queue.max_size (100)',
+    'queue.size: unknown key (expected one of enabled, max_size, shed_at, timeout, heartbeat, default_priority)',
+    'queue.timeout: must be a duration (integer ms or a string like 250ms, 30s, 5m, 1h)',
+  ].sort());
+  t.same(problems({ queue: { max_size: 5, shed_at: 6 }, endpoints: ep }), [
+    'queue.shed_at: must be a percentage of queue.max_size (1% to 100%) or a count from 1 to queue.max_size (5)',
+  ]);
+  t.equal(defaultConfig(ep, { queue: { heartbeat: 0 } }).queue.heartbeat, 0, 'heartbeat 0 = none');
 });
