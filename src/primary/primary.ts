@@ -218,7 +218,10 @@ class Primary implements RunningCorral {
   /** The /metrics exposition; observe/metrics.js (and prom-client) load on the first scrape. */
   async metrics(openMetrics: boolean): Promise<string> {
     const { renderMetrics } = await import('../observe/metrics.js');
-    return renderMetrics({ segment: this.segment, catalog: this.catalog.snapshot, workers: this.supervisor?.workers() ?? [] }, openMetrics);
+    return renderMetrics({
+      segment: this.segment, catalog: this.catalog.snapshot, workers: this.supervisor?.workers() ?? [],
+      placement: { vram: (i) => this.accountant.vram(i), loads: this.loads.metrics },
+    }, openMetrics);
   }
 
   reload(): Promise<boolean> {
