@@ -32,13 +32,21 @@ export function samples(text: string): Map<string, number> {
   return out;
 }
 
-/** Every series name a query may use: each sample's name, and each family named in `# TYPE`. */
+/**
+ * Every series name a query may use: each sample's name, and each family named in `# TYPE` (with a
+ * histogram's `_bucket`, `_sum` and `_count`), so a family without samples yet (no eviction so far)
+ * still counts as exported.
+ */
 export function exportedNames(text: string): Set<string> {
   const out = new Set<string>();
   for (const line of text.split('\n')) {
-    const type = /^# TYPE (\S+) /.exec(line);
-    if (type !== null) out.add(type[1]!);
-    else if (line !== '' && !line.startsWith('#')) out.add(/^[a-zA-Z_:][a-zA-Z0-9_:]*/.exec(line)![0]);
+    const type = /^# TYPE (\S+) (\S+)/.exec(line);
+    if (type !== null) {
+      out.add(type[1]!);
+      if (type[2] === 'histogram') for (const suffix of ['_bucket', '_sum', '_count']) out.add(`${type[1]}${suffix}`);
+    } else if (line !== '' && !line.startsWith('#')) {
+      out.add(/^[a-zA-Z_:][a-zA-Z0-9_:]*/.exec(line)![0]);
+    }
   }
   return out;
 }
