@@ -63,7 +63,16 @@ t.test('corral status: a table in a terminal, JSON on request, an error when not
   await res.body.dump();
   const url = `http://127.0.0.1:${corral.managementPort}`;
 
-  const tty = await status(['--url', url], { tty: true });
+  // The runs are independent: all at once (each is a process start; --watch takes two frames, 2 s).
+  const [tty, noColour, piped, watch, json, apiRun, down] = await Promise.all([
+    status(['--url', url], { tty: true }),
+    status(['--url', url], { tty: true, env: { NO_COLOR: '1' } }),
+    status(['--url', url]),
+    status(['--url', url, '--watch'], { tty: true, until: (out) => out.split(CLEAR).length > 2 }),
+    status(['--url', url, '--json']),
+    status(['--url', corral.url, '--json']),
+    status(['--url', 'http://127.0.0.1:1']),
+  ]);
   t.equal(tty.code, 0, 'exit 0');
   t.match(tty.stdout, '\x1b[32mhealthy\x1b[0m', 'colour in a terminal: a healthy endpoint in green');
   const table = strip(tty.stdout).replace(/\r\n/g, '\n');
@@ -75,20 +84,16 @@ t.test('corral status: a table in a terminal, JSON on request, an error when not
   t.match(table, /^llama3\.2:1b +– +0 +0 +1\.0 GiB$/m);
   t.match(table, /^WORKER +PID +SLOT +STATE +RESTARTS$/m, 'the workers');
 
-  const noColour = await status(['--url', url], { tty: true, env: { NO_COLOR: '1' } });
   t.equal(noColour.code, 0);
   t.notMatch(noColour.stdout, '\x1b[', 'NO_COLOR: no escape codes');
-  const piped = await status(['--url', url]);
   t.notMatch(piped.stdout, '\x1b[', 'through a pipe: no escape codes');
   t.match(piped.stdout, /^gpu +healthy/m, 'the same table');
 
   // --watch: each frame clears the screen; Ctrl-C after the second ends it with exit 0.
-  const watch = await status(['--url', url, '--watch'], { tty: true, until: (out) => out.split(CLEAR).length > 2 });
   t.equal(watch.code, 0, 'Ctrl-C ends --watch with exit 0');
   t.ok(watch.stdout.split(CLEAR).length >= 3, 'two frames, each drawn over the last');
 
   // --json: the dashboard's view.
-  const json = await status(['--url', url, '--json']);
   t.equal(json.code, 0);
   const view = JSON.parse(json.stdout);
   t.match(view.status.endpoints, [{ name: 'gpu', state: 'healthy', residents: [{ model: 'qwen2.5:7b', size_vram: 4.5 * GiB }] }]);
@@ -96,12 +101,11 @@ t.test('corral status: a table in a terminal, JSON on request, an error when not
   t.equal(typeof view.generated_at, 'string');
 
   // The API port has no /ui: its /internal/status, without samples.
-  const api = JSON.parse((await status(['--url', corral.url, '--json'])).stdout);
+  const api = JSON.parse(apiRun.stdout);
   t.equal(api.history, null, 'the API port: no samples');
   t.equal(api.status.endpoints[0].name, 'gpu');
 
   // Nothing there: one clear line, exit 1.
-  const down = await status(['--url', 'http://127.0.0.1:1']);
   t.equal(down.code, 1, 'exit 1 when the URL cannot be reached');
   t.equal(down.stdout, '');
   t.match(down.stderr, /^corral status: cannot reach corral at http:\/\/127\.0\.0\.1:1: /);
