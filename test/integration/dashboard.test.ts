@@ -96,6 +96,8 @@ t.test('the dashboard shows each endpoint\'s GPU and follows a load', async (t) 
   const overflow = await page.evaluate('document.documentElement.scrollWidth') as number;
   t.ok(overflow <= 375, `no horizontal scrolling at 375 px (page ${overflow} px wide)`);
   await page.screenshot({ path: join(OUTPUT, 'dashboard-phone.png'), fullPage: true });
+  await page.emulateMedia({ colorScheme: 'dark' });
+  await page.screenshot({ path: join(OUTPUT, 'dashboard-phone-dark.png'), fullPage: true });
 
   t.same(problems, [], 'no console errors or warnings');
   const headers = (await request(`${ui}/`)).headers;

@@ -133,7 +133,8 @@ function vramBar(ep) {
   const residents = ep.residents || [];
   const used = residents.reduce((s, r) => s + (r.size_vram || 0), 0) + (v ? v.other_bytes || 0 : 0);
   const total = v && v.total_bytes ? v.total_bytes : Math.max(used, 1);
-  const bar = el('div', { class: 'vram', role: 'img', 'aria-label': `vRAM of ${ep.name}` });
+  // With the total unknown the models still share the bar in proportion, but it is not a gauge of fullness.
+  const bar = el('div', { class: v && v.total_bytes ? 'vram' : 'vram unknown', role: 'img', 'aria-label': `vRAM of ${ep.name}` });
   const seg = (bytesUsed, cls, title, colour) => {
     if (!(bytesUsed > 0)) return;
     const pct = Math.min(100, (bytesUsed / total) * 100);
