@@ -94,3 +94,10 @@ export const DiscoveryError = defineOperational('CORRAL_ERR_DISCOVERY', 'Discove
  * holds, a privileged port, an address this host does not have). Printed without a stack.
  */
 export const ListenError = defineOperational('CORRAL_ERR_LISTEN', 'ListenError');
+
+/**
+ * Not an HTTP error: `corral status` cannot get the status view from the URL it was given (or the
+ * management port of the configuration): nothing listens there, it does not answer in time, or
+ * what answers is not corral. Printed without a stack; the command exits 1.
+ */
+export const StatusUnreachableError = defineOperational('CORRAL_ERR_STATUS_UNREACHABLE', 'StatusUnreachableError');

@@ -7,12 +7,28 @@ import { Counter, Histogram, HISTOGRAM_BUCKETS } from '../state/stats.js';
 import { endpointStateName, type WorkerInfo } from './status.js';
 import { circuitName } from '../routing/circuit-breaker.js';
 import { metricsContentType } from './metrics-format.js';
+import { LOAD_BUCKETS_S, type LoadMetrics } from './load-metrics.js';
+
+/** One Ollama endpoint's GPU memory as the primary's vRAM accounting sees it. */
+export interface VramFigures {
+  /** null while unknown (no `vram` setting, nvidia-smi unreadable). */
+  readonly total_bytes: number | null;
+  readonly reserve_bytes: number;
+  readonly used_bytes: number;
+}
+
+/** The primary's placement side: vRAM per endpoint (null for endpoints that are not Ollama) and load events. */
+export interface PlacementMetricsSource {
+  vram(endpoint: number): VramFigures | null;
+  readonly loads: LoadMetrics;
+}
 
 /** What a scrape reads: the shared segment (every worker's slot), the catalog, the workers. */
 export interface MetricsSource {
   readonly segment: Segment;
   readonly catalog: CatalogSnapshot;
   readonly workers: readonly WorkerInfo[];
+  readonly placement?: PlacementMetricsSource;
 }
 
 type Labels = Record<string, string | number>;
@@ -67,6 +83,71 @@ function histogramSamples(segment: Segment, h: Histogram, name: string): Sample[
   return out;
 }
 
+const MiB = 1024 * 1024;
+const LOAD_BOUNDS = [...LOAD_BUCKETS_S.map(String), '+Inf'];
+
+/** The load-duration histogram, one series per endpoint (cumulative buckets, seconds). */
+function loadDurationSamples(loads: LoadMetrics, name: string): Sample[] {
+  const out: Sample[] = [];
+  for (const [endpoint, d] of loads.durations()) {
+    let cumulative = 0;
+    for (let b = 0; b < LOAD_BOUNDS.length; b++) {
+      cumulative += d.buckets[b]!;
+      out.push({ metricName: `${name}_bucket`, labels: { endpoint, le: LOAD_BOUNDS[b]! }, value: cumulative });
+    }
+    out.push({ metricName: `${name}_sum`, labels: { endpoint }, value: d.sumSeconds });
+    out.push({ metricName: `${name}_count`, labels: { endpoint }, value: d.count });
+  }
+  return out;
+}
+
+/** vRAM, residency and load metrics (GPU-aware placement): only when the primary's placement side is there. */
+function placementFamilies(source: MetricsSource, placement: PlacementMetricsSource): SegmentMetric[] {
+  const { segment, catalog } = source;
+  const ollama = () => catalog.endpoints.filter((ep) => ep.type === 'ollama');
+  const vramOf = (pick: (v: VramFigures) => number | null) => (): Sample[] => {
+    const out: Sample[] = [];
+    for (const ep of ollama()) {
+      const v = placement.vram(ep.index);
+      const value = v === null ? null : pick(v);
+      if (value !== null) out.push({ labels: { endpoint: ep.name }, value });
+    }
+    return out;
+  };
+  const residents = (): { endpoint: string; model: string; bytes: number }[] => {
+    const out: { endpoint: string; model: string; bytes: number }[] = [];
+    for (const ep of ollama()) {
+      for (const m of catalog.models) {
+        if ((segment.models.flags(ep.index, m.index) & MODEL_LOADED) === 0) continue;
+        out.push({ endpoint: ep.name, model: m.name, bytes: segment.models.vramMiB(ep.index, m.index) * MiB });
+      }
+    }
+    return out;
+  };
+  const pairs = (pick: 'loads' | 'failures' | 'evictions') => (): Sample[] =>
+    placement.loads.pairs().filter((p) => pick === 'loads' || p[pick] > 0).map((p) => ({ labels: { endpoint: p.endpoint, model: p.model }, value: p[pick] }));
+  return [
+    new SegmentMetric('corral_endpoint_vram_total_bytes', 'GPU memory of each Ollama endpoint (its vram setting, or nvidia-smi for its gpus); absent while unknown.', 'gauge',
+      vramOf((v) => v.total_bytes)),
+    new SegmentMetric('corral_endpoint_vram_reserved_bytes', 'GPU memory corral never fills on each endpoint (vram_reserve); absent while the total is unknown.', 'gauge',
+      vramOf((v) => (v.total_bytes === null ? null : v.reserve_bytes))),
+    new SegmentMetric('corral_endpoint_vram_used_bytes', 'GPU memory in use on each endpoint: its resident models (/api/ps size_vram) plus what other processes use on its GPUs.', 'gauge',
+      vramOf((v) => v.used_bytes)),
+    new SegmentMetric('corral_endpoint_resident_models', 'Models resident in each Ollama endpoint\'s GPU memory.', 'gauge', () => {
+      const counts = new Map<string, number>(ollama().map((ep) => [ep.name, 0]));
+      for (const r of residents()) counts.set(r.endpoint, (counts.get(r.endpoint) ?? 0) + 1);
+      return [...counts].map(([endpoint, n]) => ({ labels: { endpoint }, value: n }));
+    }),
+    new SegmentMetric('corral_model_resident_bytes', 'GPU memory each resident model holds on each Ollama endpoint (models the catalog lists: bounded).', 'gauge', () =>
+      residents().map((r) => ({ labels: { endpoint: r.endpoint, model: r.model }, value: r.bytes }))),
+    new SegmentMetric('corral_model_loads_total', 'Model loads corral made (requests, prewarm, prefetch), by endpoint and model.', 'counter', pairs('loads')),
+    new SegmentMetric('corral_model_load_failures_total', 'Model loads that failed or were refused (no capacity, timeout, Ollama error).', 'counter', pairs('failures')),
+    new SegmentMetric('corral_model_evictions_total', 'Models corral unloaded to make room for another, by endpoint and the model evicted.', 'counter', pairs('evictions')),
+    new SegmentMetric('corral_model_load_duration_seconds', 'Time from a load\'s start (evictions it needed included) until the model is resident: what requests for a cold model wait.', 'histogram',
+      () => loadDurationSamples(placement.loads, 'corral_model_load_duration_seconds')),
+  ];
+}
+
 const ENDPOINT_STATES = [EndpointState.Healthy, EndpointState.Suspect, EndpointState.Down, EndpointState.Draining, EndpointState.Unknown];
 const CIRCUIT_STATES = [CircuitState.Closed, CircuitState.Open, CircuitState.HalfOpen];
 
@@ -78,6 +159,7 @@ function families(source: MetricsSource): SegmentMetric[] {
   const total = (c: Counter) => (): Sample[] => [{ labels: {}, value: stats.sum(c) }];
   const perEndpoint = (value: (i: number) => number) => (): Sample[] =>
     catalog.endpoints.map((ep) => ({ labels: { endpoint: ep.name }, value: value(ep.index) }));
+  const placement = source.placement === undefined ? [] : placementFamilies(source, source.placement);
   return [
     new SegmentMetric('corral_requests_total', 'Requests proxied to a backend (inference and model-info routes that passed validation), summed over all workers.', 'counter', total(Counter.Requests)),
     new SegmentMetric('corral_responses_total', 'Responses corral answered on the API port by status class, every route (a proxied answer counts as its backend\'s status).', 'counter', () => [
@@ -117,6 +199,7 @@ function families(source: MetricsSource): SegmentMetric[] {
     }),
     new SegmentMetric('corral_worker_restarts_total', 'Times each worker seat was respawned after its process died.', 'counter', () =>
       source.workers.map((w) => ({ labels: { slot: w.slot }, value: w.restarts }))),
+    ...placement,
   ];
 }
 

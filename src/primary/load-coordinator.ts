@@ -3,6 +3,7 @@ import { canonicalModelName } from '../core/catalog.js';
 import { ModelLoadError, NoCapacityError, UpstreamTimeoutError } from '../core/errors.js';
 import type { LoadDone } from '../core/ipc.js';
 import type { Logger } from '../observe/logger.js';
+import { LoadMetrics } from '../observe/load-metrics.js';
 import { CircuitBreaker } from '../routing/circuit-breaker.js';
 import { EndpointState } from '../state/endpoints.js';
 import { MODEL_PINNED } from '../state/model-info.js';
@@ -85,6 +86,8 @@ export class LoadCounters {
  */
 export class LoadCoordinator {
   readonly counters = new LoadCounters();
+  /** The same events by endpoint and model, with load durations, for /metrics. */
+  readonly metrics: LoadMetrics;
   readonly #segment: Segment;
   readonly #registry: EndpointRegistry;
   readonly #catalog: CatalogBuilder;
@@ -115,6 +118,7 @@ export class LoadCoordinator {
     this.#log = log;
     this.#publish = publish;
     this.#breaker = new CircuitBreaker(segment.endpoints, config.circuit_breaker);
+    this.metrics = new LoadMetrics(config.state.max_models);
   }
 
   reconfigure(config: Config): void {
@@ -230,12 +234,15 @@ export class LoadCoordinator {
       await this.#accountant.refresh(e);
       const ms = Math.round(performance.now() - startedAt);
       this.counters.loads++;
+      // The whole job, evictions included: how long the requests that asked for the model waited.
+      this.metrics.loaded(endpointName, modelName, (performance.now() - startedAt) / 1000);
       this.counters.recentLoadMs.push(ms);
       if (this.counters.recentLoadMs.length > 64) this.counters.recentLoadMs.shift();
       this.#log.info({ endpoint: endpointName, model: modelName, ms, origin: job.origin }, 'model loaded');
       return { model: m, endpoint: e, ok: true, code: '', status: 200, message: '', epoch: 0, sentAtMs: 0 };
     } catch (err) {
       this.counters.loadFailures++;
+      this.metrics.failed(endpointName, modelName);
       const refused = err instanceof LoadRefused ? err
         : new LoadRefused(ModelLoadError.code, 502, `loading "${modelName}" on endpoint ${endpointName} failed: ${(err as Error).message}`, true);
       // Only the endpoint's own failures feed its breaker: not corral's refusals, nor a model
@@ -336,6 +343,9 @@ export class LoadCoordinator {
     }
     this.#accountant.forget(e, model);
     this.counters.evictions++;
+    // Labelled by the catalog's name, as every other model metric is, not the backend's spelling.
+    const column = this.#catalog.columnOf(model);
+    this.metrics.evicted(endpointName, this.#catalog.snapshot.models.find((x) => x.index === column)?.name ?? model);
     this.#log.info({ endpoint: endpointName, model, for: forModel }, 'model evicted');
     return true;
   }

@@ -6,6 +6,8 @@ import { createSegment, releaseSegment, segmentName, sweepStaleSegments, type Se
 import { createLogger, type Logger } from '../observe/logger.js';
 import { buildStatus, type PlacementSource } from '../observe/status.js';
 import { ManagementServer } from '../server/management-server.js';
+import { SampleHistory } from '../observe/sample-history.js';
+import { dashboardView } from '../observe/dashboard-view.js';
 import { CatalogBuilder } from './catalog-builder.js';
 import { HealthProber } from './health-prober.js';
 import { Supervisor } from './supervisor.js';
@@ -50,6 +52,8 @@ class Primary implements RunningCorral {
   readonly loads: LoadCoordinator;
   /** models.prefetch at start (a reload does not switch it on or off). */
   readonly prefetcher: Prefetcher | null;
+  /** The dashboard's sparklines: samples of the segment every 2 s, five minutes of them. */
+  readonly history: SampleHistory;
   sweeper: SessionSweeper;
   supervisor: Supervisor | null;
   inlineServer: InlineServer | null;
@@ -99,6 +103,7 @@ class Primary implements RunningCorral {
     this.prober = new HealthProber(this.registry, config.routing.discovery_interval, this.segment, this.catalog, log, () => this.publishCatalog(),
       (i) => void this.#endpointRecovered(i));
     this.sweeper = new SessionSweeper(this.segment, config.routing.session_ttl, log);
+    this.history = new SampleHistory(this.segment, () => this.catalog.snapshot);
     this.supervisor = null;
     this.inlineServer = null;
     this.management = null;
@@ -117,6 +122,7 @@ class Primary implements RunningCorral {
     await this.accountant.refreshAll();
     void this.accountant.learnFacts();
     this.accountant.start(() => this.#accountingTick());
+    this.history.start();
     if (this.inline) {
       const control: Control = {
         statsSlot: 0, reportSuspect: (i) => void this.prober.probeNow(i), status: () => this.status(), metrics: (open) => this.metrics(open),
@@ -152,6 +158,7 @@ class Primary implements RunningCorral {
     if (config.server.management_port !== null) {
       this.management = new ManagementServer({
         healthyEndpoints: () => this.healthyEndpoints(), status: () => this.status(), metrics: (open) => this.metrics(open),
+        dashboard: async () => dashboardView(await this.status(), this.history.view()),
       });
       await this.management.listen(config.server.host, config.server.management_port);
     }
@@ -231,7 +238,10 @@ class Primary implements RunningCorral {
   /** The /metrics exposition; observe/metrics.js (and prom-client) load on the first scrape. */
   async metrics(openMetrics: boolean): Promise<string> {
     const { renderMetrics } = await import('../observe/metrics.js');
-    return renderMetrics({ segment: this.segment, catalog: this.catalog.snapshot, workers: this.supervisor?.workers() ?? [] }, openMetrics);
+    return renderMetrics({
+      segment: this.segment, catalog: this.catalog.snapshot, workers: this.supervisor?.workers() ?? [],
+      placement: { vram: (i) => this.accountant.vram(i), loads: this.loads.metrics },
+    }, openMetrics);
   }
 
   reload(): Promise<boolean> {
@@ -304,6 +314,7 @@ class Primary implements RunningCorral {
       this.accountant.stop();
       this.loads.stop();
       this.sweeper.stop();
+      this.history.stop();
       if (this.supervisor !== null) await this.supervisor.shutdown(config.server.shutdown_timeout);
       if (this.inlineServer !== null) await this.inlineServer.stop(config.server.shutdown_timeout);
       this.#saveState();

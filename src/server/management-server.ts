@@ -4,19 +4,23 @@ import { errorBody } from '../protocol/error-body.js';
 import { Dialect } from '../protocol/dialect.js';
 import { readyBody } from '../observe/status.js';
 import { metricsContentType, wantsOpenMetrics } from '../observe/metrics-format.js';
+import { serveDashboard } from './dashboard-routes.js';
 
 /** What the management listener asks of the primary. */
 export interface ManagementSource {
   healthyEndpoints(): number;
   status(): Promise<unknown>;
   metrics(openMetrics: boolean): Promise<string>;
+  /** The dashboard's JSON view (observe/dashboard-view.ts). */
+  dashboard(): Promise<unknown>;
 }
 
 /**
  * A small node:http listener in the primary for load balancers' health probes. uWebSockets.js
  * 20.30 never answers an HTTP/1.0 request (nor 1.1 without Host), which is exactly what HAProxy's
  * default `option httpchk` sends; node:http answers both. Serves /internal/health (liveness),
- * /internal/ready (503 until an endpoint is healthy), /internal/status and /metrics.
+ * /internal/ready (503 until an endpoint is healthy), /internal/status and /metrics, and the
+ * dashboard under /ui (dashboard-routes.ts).
  */
 export class ManagementServer {
   readonly #server: Server;
@@ -73,9 +77,14 @@ export class ManagementServer {
         return;
       }
       default:
+        if (serveDashboard(path!, req, res, () => this.#source.dashboard(), internalError)) return;
         return send(res, 404, errorBody(Dialect.OpenAI, new NotFoundError(`no route for ${req.method} ${path}`)));
     }
   }
+}
+
+function internalError(res: ServerResponse, err: Error): void {
+  send(res, 500, errorBody(Dialect.OpenAI, new InternalError(err.message)));
 }
 
 const HEALTH_BODY = JSON.stringify({ status: 'ok' });

@@ -3,41 +3,12 @@
 // it) on both ports, every counter equals what the test sent summed across workers, histograms
 // are cumulative and consistent, OpenMetrics is served when asked for, and a worker SIGKILLed
 // does not make counters go backwards.
-import { spawn } from 'node:child_process';
 import t, { type Test } from 'tap';
 import OpenAI from 'openai';
 import { request } from 'undici';
 import { startBackends, startCorral, type CorralProcess } from '../helpers/corral-process.js';
 import { HI, MODEL } from '../helpers/sim.js';
-
-/** promtool check metrics: exit 0 and no complaint, or the problem it names. */
-function promtoolCheck(text: string): Promise<{ code: number | null; output: string }> {
-  return new Promise((resolve) => {
-    const child = spawn('promtool', ['check', 'metrics'], { stdio: ['pipe', 'pipe', 'pipe'] });
-    let output = '';
-    child.stdout.setEncoding('utf8').on('data', (d: string) => (output += d));
-    child.stderr.setEncoding('utf8').on('data', (d: string) => (output += d));
-    child.on('error', (err) => resolve({ code: -1, output: `promtool not runnable (${err.message}): apt-get install prometheus (.ci/run does)` }));
-    child.on('close', (code) => resolve({ code, output }));
-    child.stdin.end(text);
-  });
-}
-
-/** Sample lines as name{labels} → value. */
-function samples(text: string): Map<string, number> {
-  const out = new Map<string, number>();
-  for (const line of text.split('\n')) {
-    if (line === '' || line.startsWith('#')) continue;
-    const at = line.lastIndexOf(' ');
-    out.set(line.slice(0, at), Number(line.slice(at + 1)));
-  }
-  return out;
-}
-
-async function scrape(url: string, accept?: string): Promise<{ type: string; text: string }> {
-  const res = await request(`${url}/metrics`, { headers: accept === undefined ? {} : { accept } });
-  return { type: String(res.headers['content-type']), text: await res.body.text() };
-}
+import { promtoolCheck, samples, scrapeMetrics } from '../helpers/metrics-text.js';
 
 function checkHistogram(t: Test, m: Map<string, number>, name: string, count: number): void {
   const buckets = [...m].filter(([k]) => k.startsWith(`${name}_bucket{`));
@@ -79,7 +50,7 @@ t.test('/metrics counts exactly what was sent, across both workers', async (t) =
   }
 
   // The management port (the primary; its own requests are not counted).
-  const prom = await scrape(mgmt);
+  const prom = await scrapeMetrics(mgmt);
   t.match(prom.type, /^text\/plain; version=0\.0\.4/, 'Prometheus text format by default');
   const check = await promtoolCheck(prom.text);
   t.equal(check.code, 0, `promtool check metrics accepts it${check.output === '' ? '' : `: ${check.output}`}`);
@@ -100,12 +71,12 @@ t.test('/metrics counts exactly what was sent, across both workers', async (t) =
   checkHistogram(t, m, 'corral_time_to_first_byte_seconds', 20);
 
   // The API port (a worker asks the primary): the same exposition, and it parses too.
-  const api = await scrape(corral.url);
+  const api = await scrapeMetrics(corral.url);
   t.equal((await promtoolCheck(api.text)).code, 0, 'the API port\'s exposition passes promtool too');
   t.equal(samples(api.text).get('corral_responses_total{class="2xx"}'), 20, 'and counts the same');
 
   // OpenMetrics when the scraper asks for it (Prometheus sends this Accept first).
-  const open = await scrape(mgmt, 'application/openmetrics-text; version=1.0.0,text/plain;version=0.0.4;q=0.5');
+  const open = await scrapeMetrics(mgmt, 'application/openmetrics-text; version=1.0.0,text/plain;version=0.0.4;q=0.5');
   t.match(open.type, /^application\/openmetrics-text; version=1\.0\.0/, 'OpenMetrics on request');
   t.ok(open.text.endsWith('# EOF\n'), 'ends with # EOF');
   t.match(open.text, /\n# TYPE corral_requests counter\ncorral_requests_total 20\n/, 'counter family named without _total, its sample with it');
@@ -116,7 +87,7 @@ t.test('/metrics counts exactly what was sent, across both workers', async (t) =
   const respawned = corral.nextLog((l) => l.msg === 'worker died; respawning');
   process.kill(victim.pid, 'SIGKILL');
   await respawned;
-  const after = samples((await scrape(mgmt)).text);
+  const after = samples((await scrapeMetrics(mgmt)).text);
   t.ok((after.get('corral_requests_total') ?? 0) >= 20, 'requests_total did not go backwards');
   t.equal(after.get('corral_responses_total{class="2xx"}'), 20, '2xx unchanged by the death of a worker');
   t.equal(after.get(`corral_worker_restarts_total{slot="${victim.slot}"}`), 1, 'the respawn is counted');

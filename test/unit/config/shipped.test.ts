@@ -13,7 +13,9 @@ t.test('config/corral.yaml parses cleanly and is what `npm start` runs', async (
   t.same(c.endpoints.map((e) => [e.name, e.url, e.type]), [['local-ollama', 'http://127.0.0.1:11434', 'ollama']]);
 });
 
-const examples = readdirSync(`${configDir}examples`).filter((f) => f.endsWith('.yaml'));
+// Every YAML example is a corral configuration, except the Prometheus alert rules (checked by
+// test/integration/monitoring-examples.test.ts).
+const examples = readdirSync(`${configDir}examples`).filter((f) => f.endsWith('.yaml') && f !== 'prometheus-alerts.yaml');
 t.ok(examples.includes('two-ollama.yaml') && examples.includes('mixed.yaml'), 'examples present');
 
 for (const file of examples) {
