@@ -159,6 +159,8 @@ function families(source: MetricsSource): SegmentMetric[] {
   const total = (c: Counter) => (): Sample[] => [{ labels: {}, value: stats.sum(c) }];
   const perEndpoint = (value: (i: number) => number) => (): Sample[] =>
     catalog.endpoints.map((ep) => ({ labels: { endpoint: ep.name }, value: value(ep.index) }));
+  const perModel = (value: (m: number) => number) => (): Sample[] =>
+    catalog.models.map((m) => ({ labels: { model: m.name }, value: value(m.index) }));
   const placement = source.placement === undefined ? [] : placementFamilies(source, source.placement);
   return [
     new SegmentMetric('corral_requests_total', 'Requests proxied to a backend (inference and model-info routes that passed validation), summed over all workers.', 'counter', total(Counter.Requests)),
@@ -175,6 +177,13 @@ function families(source: MetricsSource): SegmentMetric[] {
       () => histogramSamples(segment, Histogram.Latency, 'corral_request_duration_seconds')),
     new SegmentMetric('corral_time_to_first_byte_seconds', 'Time from the request head to the backend\'s first response byte, proxied requests.', 'histogram',
       () => histogramSamples(segment, Histogram.FirstByte, 'corral_time_to_first_byte_seconds')),
+    new SegmentMetric('corral_queue_depth', 'Requests waiting in each model\'s admission queue, all workers.', 'gauge', perModel((m) => segment.queues.depth(m))),
+    new SegmentMetric('corral_queued_total', 'Requests that waited in each model\'s admission queue.', 'counter', perModel((m) => segment.queues.queued(m))),
+    new SegmentMetric('corral_queue_timeouts_total', 'Requests answered 503 after queue.timeout in each model\'s queue.', 'counter', perModel((m) => segment.queues.timeouts(m))),
+    new SegmentMetric('corral_queue_refused_total', 'Requests refused at once because the model\'s queue was full (or past queue.shed_at for a low-priority one).', 'counter',
+      perModel((m) => segment.queues.refused(m))),
+    new SegmentMetric('corral_queue_wait_seconds', 'Time requests that were dispatched from an admission queue waited there, all models.', 'histogram',
+      () => histogramSamples(segment, Histogram.QueueWait, 'corral_queue_wait_seconds')),
     new SegmentMetric('corral_endpoint_requests_total', 'Requests sent to each endpoint.', 'counter', perEndpoint((i) => e.requests(i))),
     new SegmentMetric('corral_endpoint_failures_total', 'Failed requests of each endpoint (transport errors, timeouts, 5xx).', 'counter', perEndpoint((i) => e.failures(i))),
     new SegmentMetric('corral_endpoint_inflight', 'Requests in flight on each endpoint, across all workers.', 'gauge', perEndpoint((i) => e.inflight(i))),

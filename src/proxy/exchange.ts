@@ -14,7 +14,7 @@ import type { LoadWaiter } from './load-waiters.js';
 import { nowMs, type QueueWaiter } from './queue-waiters.js';
 import { ADMIT, REFUSE_FULL } from '../routing/admission.js';
 import { CorralError, QueueFullError, QueueTimeoutError, UpstreamError, UpstreamTimeoutError } from '../core/errors.js';
-import { Counter } from '../state/stats.js';
+import { Counter, Histogram } from '../state/stats.js';
 import type { Proxy } from './proxy.js';
 import type { UpstreamAttempt } from './upstream-attempt.js';
 import type { ForwardedHeaders } from '../upstream/forwarded-headers.js';
@@ -298,6 +298,7 @@ export class Exchange implements LoadWaiter, QueueWaiter {
     const waited = proxy.queueWaiters.leave(this.model.index, this, proxy.admission!.mayHaveSlot(this.model));
     this.r.queueWaitMs = Math.round(waited);
     proxy.segment.queues.recordWait(this.model.index, waited);
+    proxy.segment.stats.observe(proxy.statsSlot, Histogram.QueueWait, Math.round(waited * 1000));
     if (this.wakeSentAt !== 0 && proxy.log.enabled('debug')) {
       // From the slot freeing (in whichever process) to this request taking it: perf/admission reads it.
       proxy.log.debug({ requestId: this.r.requestId, model: this.model.name, waitedMs: Math.round(waited * 1000) / 1000,

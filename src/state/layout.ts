@@ -134,7 +134,7 @@ export const S_LAST_SEEN = 3;
 // Stats slot (f64 units). Mirrors Counter.COUNT / Histogram.COUNT in stats.ts (const enums, so
 // the numbers are repeated here; stats.test.ts checks they agree).
 export const STATS_COUNTERS = 8;
-export const STATS_HISTOGRAMS = 2;
+export const STATS_HISTOGRAMS = 3;
 export const HISTOGRAM_BUCKETS = 32;
 const STATS_SLOT_F64 = STATS_COUNTERS + STATS_HISTOGRAMS * HISTOGRAM_BUCKETS + STATS_HISTOGRAMS;
 export const STATS_SLOT_BYTES = alignUp(STATS_SLOT_F64 * 8, CACHE_LINE);

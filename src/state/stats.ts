@@ -3,7 +3,7 @@ import { HISTOGRAM_BUCKETS as LAYOUT_BUCKETS, STATS_SLOT_BYTES, type Layout } fr
 export const enum Counter {
   Requests = 0, Responses2xx, Responses4xx, Responses5xx, Retries, UpstreamErrors, ClientAborts, BytesOut, COUNT,
 }
-export const enum Histogram { Latency = 0, FirstByte, COUNT }
+export const enum Histogram { Latency = 0, FirstByte, QueueWait, COUNT }
 
 /** Log2 buckets of microseconds: bucket b counts values < 2^b µs (and ≥ 2^(b-1)); the last is +Inf. */
 export const HISTOGRAM_BUCKETS: number = LAYOUT_BUCKETS;

@@ -16,12 +16,6 @@ const GiB = 1024 ** 3;
 const ALERTS = join(REPO_ROOT, 'config', 'examples', 'prometheus-alerts.yaml');
 const GRAFANA = join(REPO_ROOT, 'config', 'examples', 'grafana-dashboard.json');
 
-/**
- * Metrics the files may name before corral exports them: they arrive with admission queues
- * (issue 12, built alongside), under exactly these names. Remove them from here when they land.
- */
-const ARRIVING_WITH_QUEUES = ['corral_queue_depth', 'corral_queue_wait_seconds_bucket', 'corral_queue_wait_seconds_sum', 'corral_queue_wait_seconds_count'];
-
 /** The metric names in a PromQL expression: corral's are the identifiers with its prefix (label names and functions have none). */
 function metricNames(expr: string): string[] {
   const code = expr.replace(/"(?:[^"\\]|\\.)*"/g, '""'); // label values are not names
@@ -103,9 +97,7 @@ t.test('every metric an alert or a Grafana panel names is one corral exports', a
   const res = await request(`${corral.url}/api/chat`, { method: 'POST', body: JSON.stringify({ model: 'qwen2.5:7b', messages: [{ role: 'user', content: 'hi' }], stream: false }) });
   t.equal(res.statusCode, 200, 'a model load, so the placement families have samples');
   await res.body.dump();
-  const exported = exportedNames((await scrapeMetrics(`http://127.0.0.1:${corral.managementPort}`)).text);
-  for (const name of ARRIVING_WITH_QUEUES) t.notOk(exported.has(name), `${name} is still on the list of names arriving with queues (remove it once exported)`);
-  const known = new Set([...exported, ...ARRIVING_WITH_QUEUES]);
+  const known = exportedNames((await scrapeMetrics(`http://127.0.0.1:${corral.managementPort}`)).text);
 
   for (const r of rules) {
     const names = metricNames(r.expr);
