@@ -55,6 +55,17 @@ async function chat(url: string, content: string, session?: string, model = 'lla
   };
 }
 
+/** One request on a connection of its own (so both workers take some): its status and queue wait. */
+async function queuedChat(url: string, content: string): Promise<{ status: number; waitMs: number | null }> {
+  const res = await request(`${url}/api/chat`, {
+    method: 'POST', headers: { 'content-type': 'application/json', connection: 'close' },
+    body: JSON.stringify({ model: 'llama3.2:1b', stream: false, messages: [{ role: 'user', content }] }),
+  });
+  await res.body.dump();
+  const wait = res.headers['x-corral-queue-wait'];
+  return { status: res.statusCode, waitMs: wait === undefined ? null : Number(wait) };
+}
+
 function show(label: string, a: Answer): void {
   const retry = a.retries !== '0' ? yellow(` retries=${a.retries}`) : '';
   say(`   ${label.padEnd(10)} → ${cyan(a.endpoint.padEnd(6))} route=${a.route}${retry}  ${dim(`"${a.text.slice(0, 40)}…"`)}`);
@@ -96,7 +107,8 @@ async function main(): Promise<void> {
     logging: { level: 'info', requests: true },
     // llama3.2:1b is loaded on both GPUs at start (and again should a backend come back empty).
     models: { prewarm: [{ model: 'llama3.2:1b', keep_alive: -1 }] },
-    endpoints: sims.map((s) => ({ name: s.name, url: s.url, type: 'ollama', vram: '8GiB', health: { interval: '1s', fast_interval: '50ms' } })),
+    // max_concurrency 4: each backend serves four requests at once (Ollama's OLLAMA_NUM_PARALLEL).
+    endpoints: sims.map((s) => ({ name: s.name, url: s.url, type: 'ollama', vram: '8GiB', max_concurrency: 4, health: { interval: '1s', fast_interval: '50ms' } })),
   }));
   const logFile = join(dir, 'corral.log');
   const log = createWriteStream(logFile);
@@ -151,7 +163,14 @@ async function main(): Promise<void> {
   const spread = await Promise.all([1, 2, 3, 4].map((i) => chat(url, `question ${i}`)));
   for (const [i, a] of spread.entries()) show(`request ${i + 1}`, a);
 
-  step(4, 'A conversation with X-Corral-Session-ID: every turn returns to the backend holding its KV cache');
+  step(4, 'A burst of 24 requests against 8 slots (4 per GPU): they wait their turn in one queue across both workers, none refused');
+  const burstStarted = Date.now();
+  const burst = await Promise.all(Array.from({ length: 24 }, (_, i) => queuedChat(url, `burst ${i + 1}`)));
+  const waited = burst.filter((b) => b.waitMs !== null);
+  say(`   ${green(`${burst.filter((b) => b.status === 200).length} of 24 served`)} in ${Date.now() - burstStarted} ms; `
+    + `${waited.length} waited for a slot (X-Corral-Queue-Wait up to ${Math.max(0, ...waited.map((b) => b.waitMs!))} ms), none got 503`);
+
+  step(5, 'A conversation with X-Corral-Session-ID: every turn returns to the backend holding its KV cache');
   let pinned = '';
   for (let turn = 1; turn <= 4; turn++) {
     const a = await chat(url, `turn ${turn}`, 'demo-conversation');
@@ -159,19 +178,19 @@ async function main(): Promise<void> {
     show(`turn ${turn}`, a);
   }
 
-  step(5, `Backend ${pinned} goes away (hard kill) in the middle of the conversation`);
+  step(6, `Backend ${pinned} goes away (hard kill) in the middle of the conversation`);
   const victim = sims.find((s) => s.name === pinned)!;
   await victim.stop();
   say(`   ${yellow(`${victim.name} stopped`)}: the next turn fails over and re-pins, the client sees no error`);
   for (let turn = 5; turn <= 7; turn++) show(`turn ${turn}`, await chat(url, `turn ${turn}`, 'demo-conversation'));
 
-  step(6, `Backend ${victim.name} comes back`);
+  step(7, `Backend ${victim.name} comes back`);
   await victim.restart();
   const back = await waitUntil(async () => (await endpointState(url, victim.name)) === 'healthy', 5000);
   say(`   ${back ? green(`${victim.name} is healthy again and back in rotation`) : yellow(`${victim.name} not healthy yet`)}`);
   for (let i = 1; i <= 2; i++) show(`request ${i}`, await chat(url, `after recovery ${i}`));
 
-  step(7, 'Streaming passes through token by token (Ollama NDJSON)');
+  step(8, 'Streaming passes through token by token (Ollama NDJSON)');
   const res = await request(`${url}/api/generate`, { method: 'POST', body: JSON.stringify({ model: 'qwen2.5:7b', prompt: 'stream please' }) });
   process.stdout.write(`   ${cyan(String(res.headers['x-corral-endpoint']))}: `);
   let carry = '';
@@ -186,7 +205,7 @@ async function main(): Promise<void> {
   }
   say();
 
-  step(8, 'What corral saw (GET /internal/status): each GPU and what sits in it');
+  step(9, 'What corral saw (GET /internal/status): each GPU and what sits in it');
   const status = await statusOf(url);
   for (const e of status.endpoints) {
     const gib = (b: number | null): string => (b === null ? '?' : (b / GiB).toFixed(1));

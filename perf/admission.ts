@@ -174,7 +174,7 @@ async function contextSizing(dir: string, opt: Options, sizeContext: boolean): P
   const config = join(dir, `ctx-${sizeContext}.yaml`);
   writeFileSync(config, stringify({
     server: { host: '127.0.0.1', port: 0, management_port: null, workers: 2, shutdown_timeout: '2s' },
-    logging: { level: 'warn' },
+    logging: { level: 'info' },
     models: { size_context: sizeContext },
     endpoints: [{ name: 'ctx', url: `http://127.0.0.1:${sim.port}`, type: 'ollama', max_concurrency: 8 }],
   }));

@@ -160,6 +160,8 @@ export class Exchange implements LoadWaiter, QueueWaiter {
     }
     let e = this.reserve(proxy.warmFirst && inference);
     if (e === NO_ENDPOINT_COLD) {
+      // Busy where it is resident: a slot there is nearer than a load elsewhere, unless the queue is long.
+      if (inference && proxy.admission !== null && proxy.selector.warmSaturated > 0 && !proxy.admission.worthACopy(this.model)) return this.enqueue();
       if (this.loadWaits < MAX_LOAD_WAITS) return this.placeCold();
       // Loaded twice for this request and still not resident where it can go: busy elsewhere
       // (step 5), or corral's picture of the GPUs is behind the backend's — then route like
@@ -556,14 +558,19 @@ export class Exchange implements LoadWaiter, QueueWaiter {
     endpoints.release(e);
     segment.holds.unhold(this.proxy.statsSlot, e);
     this.endpoint = -1;
+    // Read after the release (queue-waiters.ts: no lost wake-up).
+    const queued = segment.queues.total();
     // Only attempts that produced a response say anything about the endpoint's latency and the
-    // model's service time (what a queue's Retry-After is computed from).
+    // model's service time (what a full queue's Retry-After is computed from: sampled while
+    // requests wait, and once before, which spares the clock read on an idle gateway's requests).
     if (this.firstByteAt !== 0) {
       endpoints.recordLatencyUs(e, Math.round((this.firstByteAt - this.attemptStartedAt) * 1000));
-      if (model >= 0) segment.queues.recordService(model, performance.now() - this.attemptStartedAt);
+      if (model >= 0 && (queued > 0 || segment.queues.serviceMs(model) === 0)) {
+        segment.queues.recordService(model, performance.now() - this.attemptStartedAt);
+      }
     }
-    // After the release (queue-waiters.ts: no lost wake-up): requests queued anywhere may take the slot.
-    if (segment.queues.total() > 0) this.proxy.slotFreed(e);
+    // Requests queued anywhere may take the slot.
+    if (queued > 0) this.proxy.slotFreed(e);
   }
 
   finish(): void {

@@ -1,6 +1,7 @@
 import type { QueueConfig } from '../config/types.js';
 import type { Segment } from '../state/segment.js';
 import { EndpointState } from '../state/endpoints.js';
+import { MODEL_LOADED } from '../state/models.js';
 import type { ModelRoute } from './routing-table.js';
 
 /** admit(): the request may wait in the model's queue. */
@@ -59,6 +60,22 @@ export class Admission {
     const depth = seg.queues.depth(model.index) + 1;
     const seconds = Math.ceil((depth * serviceMs) / Math.max(1, slots) / 1000);
     return Math.max(1, Math.min(seconds, Math.ceil(this.timeoutMs / 1000)));
+  }
+
+  /**
+   * The model is resident but busy everywhere and another endpoint could load a copy: is the copy
+   * worth it? Waiting for a slot usually takes one request's time, a load many: the copy is made
+   * once the queue holds a full round of the resident copies' slots (sustained demand), not for
+   * a burst's last few requests.
+   */
+  worthACopy(model: ModelRoute): boolean {
+    const seg = this.#segment;
+    let slots = 0;
+    for (let k = 0; k < model.endpoints.length; k++) {
+      const e = model.endpoints[k]!;
+      if ((seg.models.flags(e, model.index) & MODEL_LOADED) !== 0) slots += seg.endpoints.maxConcurrency(e);
+    }
+    return seg.queues.depth(model.index) >= slots;
   }
 
   /**

@@ -262,8 +262,5 @@ t.test('requests beyond max_concurrency after a load never evict another model t
   const ok = answers.filter((a) => a.status === 200);
   t.equal(loadsOf(sims[0]!, 'hot:7b') + loadsOf(sims[1]!, 'hot:7b'), 1, 'one load of the hot model');
   t.ok(sims.find((s) => s.name === fill)!.gpu().resident.some((r) => r.name === 'other:7b'), 'the other model was not evicted for a copy');
-  t.ok(ok.length >= 8, `at least max_concurrency served (${ok.length})`);
-  for (const a of answers.filter((x) => x.status !== 200)) {
-    t.match(a, { status: 503, body: { code: 'CORRAL_ERR_NO_ENDPOINT', error: /is at max_concurrency/ } }, 'the rest: saturated, retry (until admission queues)');
-  }
+  t.equal(ok.length, 12, 'all twelve served: those beyond max_concurrency waited for a slot');
 });
