@@ -113,7 +113,6 @@ t.test('saturation queues, then serves in arrival order across both workers; a s
   t.equal(new Set(results.map((r) => r.worker)).size, 2, 'the queue spanned both workers');
   t.ok(results[0]!.worker !== h.worker, 'the head waited in the other worker than the one whose slot freed');
   t.ok(results.every((r) => /^\d+$/.test(r.wait)), 'each says how long it waited (X-Corral-Queue-Wait)');
-  t.ok(Number(results[7]!.wait) >= Number(results[0]!.wait), 'the last waited longest');
   const status = await corral.status();
   t.match(status.models.find((m: any) => m.name === MODEL).queue, { depth: 0, queued: 8, timeouts: 0, refused: 0 });
   t.equal(status.queued, 0);
