@@ -311,3 +311,24 @@ t.test('queue.enabled: false answers 503 CORRAL_ERR_NO_ENDPOINT at once, as befo
   h.release();
   await first.client.close();
 });
+
+t.test('an OpenAI-compatible server (llama-server, vLLM) queues the same way, and so does inline mode (workers: 0)', async (t) => {
+  const [oa] = await startBackends(t, [{ name: 'llama-server', dialects: ['openai'], tokensPerSecond: 100, tokens: 3 }]);
+  for (const workers of [2, 0]) {
+    const corral = await startCorral(t, [oa!], {
+      config: { server: { workers } },
+      endpoints: [{ name: 'llama-server', type: 'openai', max_concurrency: 1 }],
+    });
+    const answers = await Promise.all(Array.from({ length: 4 }, async () => {
+      const res = await request(`${corral.url}/v1/chat/completions`, {
+        method: 'POST', headers: { 'content-type': 'application/json', connection: 'close' },
+        body: JSON.stringify({ model: MODEL, messages: [{ role: 'user', content: 'hi' }] }),
+      });
+      await res.body.text();
+      return { status: res.statusCode, waited: header(res.headers, 'x-corral-queue-wait') !== '' };
+    }));
+    t.same(answers.map((a) => a.status), [200, 200, 200, 200], `workers: ${workers}: four at once through one slot, all served`);
+    t.ok(answers.filter((a) => a.waited).length >= 1, `workers: ${workers}: those beyond the slot waited`);
+    await corral.stop();
+  }
+});
