@@ -21,6 +21,10 @@ export class RequestFacts {
   numPredict: number;
   /** The body has an `options` object (where num_ctx goes). */
   hasOptions: boolean;
+  /** Prompt tokens estimated from promptChars at the model's ratio (proxy/context-check.ts); 0 when not estimated. */
+  promptTokens: number;
+  /** The response's final chunk is to teach the model's chars-per-token ratio (proxy/calibration.ts). */
+  samplesTokens: boolean;
   constructor() {
     this.model = '';
     this.stream = false;
@@ -29,6 +33,8 @@ export class RequestFacts {
     this.promptChars = 0;
     this.numPredict = 0;
     this.hasOptions = false;
+    this.promptTokens = 0;
+    this.samplesTokens = false;
   }
 }
 

@@ -1,4 +1,4 @@
-import { chooseNumCtx, promptTokens } from '../protocol/context-size.js';
+import { chooseNumCtx } from '../protocol/context-size.js';
 import { withModelName } from '../protocol/model-rename.js';
 import { numCtxInsertion, withNumCtx } from '../protocol/num-ctx-injection.js';
 import { MODEL_LOADED } from '../state/models.js';
@@ -8,11 +8,14 @@ import { UpstreamAttempt } from './upstream-attempt.js';
 
 const NO_BODY = Buffer.alloc(0);
 
-/** The num_ctx for an exchange's request where the resident runner has `resident` (0 = none): context-size.ts. */
+/**
+ * The num_ctx for an exchange's request where the resident runner has `resident` (0 = none):
+ * context-size.ts. The prompt's tokens were estimated once, when the request was checked (context-check.ts).
+ */
 export function numCtxFor(ex: Exchange, resident: number): number {
   const proxy = ex.proxy;
   const facts = ex.facts;
-  const needed = promptTokens(facts.promptChars) + (facts.numPredict > 0 ? facts.numPredict : proxy.replyBudget);
+  const needed = facts.promptTokens + (facts.numPredict > 0 ? facts.numPredict : proxy.replyBudget);
   return chooseNumCtx(needed, facts.numCtx, resident, proxy.numCtxBuckets, proxy.segment.modelInfo.maxContext(ex.model.index));
 }
 
