@@ -21,10 +21,11 @@ export class RequestFacts {
   numPredict: number;
   /** The body has an `options` object (where num_ctx goes). */
   hasOptions: boolean;
-  /** Prompt tokens estimated from promptChars at the model's ratio (proxy/context-check.ts); 0 when not estimated. */
-  promptTokens: number;
-  /** The response's final chunk is to teach the model's chars-per-token ratio (proxy/calibration.ts). */
-  samplesTokens: boolean;
+  /**
+   * Every try gets `options.num_ctx` put in front of the body, and the shared header block counts
+   * it (proxy/context-check.ts, contentLengthLine): decided once, so no try reads the body again.
+   */
+  insertsNumCtx: boolean;
   constructor() {
     this.model = '';
     this.stream = false;
@@ -33,8 +34,7 @@ export class RequestFacts {
     this.promptChars = 0;
     this.numPredict = 0;
     this.hasOptions = false;
-    this.promptTokens = 0;
-    this.samplesTokens = false;
+    this.insertsNumCtx = false;
   }
 }
 

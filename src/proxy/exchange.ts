@@ -277,7 +277,7 @@ export class Exchange implements LoadWaiter {
       chunk = this.gate.admit(chunk);
       if (chunk.length === 0) return true;
     }
-    if (this.facts.samplesTokens) noteFinalChunk(this, chunk);
+    if (this.r.numCtx !== 0) noteFinalChunk(this, chunk);
     this.bytesOut += chunk.length;
     let writable: boolean;
     if (!r.headSent) {

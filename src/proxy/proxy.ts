@@ -34,7 +34,7 @@ import { UpstreamPools } from '../upstream/pools.js';
 import { nextRequestId } from '../observe/request-id.js';
 import { readyBody } from '../observe/status.js';
 import { Exchange } from './exchange.js';
-import { checkContext } from './context-check.js';
+import { checkContext, contentLengthLine } from './context-check.js';
 
 /** Seeds for the session key's two independent 32-bit hashes (a 64-bit key in the segment). */
 const SESSION_SEED_HI = 0x9e3779b1;
@@ -225,7 +225,7 @@ export class Proxy implements RequestHandler {
     if (r.accept !== '') headerBlock += `accept: ${r.accept}\r\n`;
     if (r.traceparent !== '') headerBlock += `traceparent: ${r.traceparent}\r\n`;
     const headerPrefix = headerBlock;
-    headerBlock += `content-length: ${r.body === null ? 0 : r.body.length}\r\n\r\n`;
+    headerBlock += contentLengthLine(this, route, facts, r.body);
     if (this.sequence !== null && route.kind === RouteKind.Inference) this.sequence.note(model.index);
     const ex = new Exchange(this, r, route, facts, table, model, hi, lo, headerBlock, headerPrefix);
     r.exchange = ex;

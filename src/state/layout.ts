@@ -28,7 +28,7 @@
  *   │ per model m: [0] needMiB (learned size_vram, else estimate; primary)                    │
  *   │  [1] loadingOn (endpoint + 1; a worker claims a load by CAS 0 → e + 1, the primary      │
  *   │      clears it when the load ends)  [2] flags PINNED | NEED_ESTIMATED (primary)         │
- *   │  [3] loads ended  [4] maxContext: the most any endpoint serving it takes (/api/show for  │
+ *   │  [3] loads ended  [4] maxContext: the most any endpoint serving it takes (/api/show for │
  *   │      Ollama, /props or max_model_len for OpenAI-compatible; 0 = unknown, primary)       │
  *   │  [5] charsPerToken × 1000 (learned from Ollama's prompt_eval_count by any worker, one   │
  *   │      whole-word store per sample; 0 = not yet: models.chars_per_token)                  │
