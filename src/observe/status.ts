@@ -67,7 +67,8 @@ function residents(segment: Segment, catalog: CatalogSnapshot, endpoint: number,
 /**
  * What context sizing knows of a model: the context prompts are checked against (the most any
  * endpoint serving it takes; null while unknown), and the characters per token its estimate uses —
- * learned from Ollama's prompt_eval_count (`token_samples` of them), else null (models.chars_per_token).
+ * learned from Ollama's prompt_eval_count (`token_samples` of them), or with no samples yet its
+ * family's (primary/family-ratio.ts), else null (models.chars_per_token).
  */
 function contextStatus(segment: Segment, m: number): { context_limit: number | null; chars_per_token: number | null; token_samples: number } {
   const milli = segment.modelInfo.charsPerTokenMilli(m);

@@ -11,6 +11,7 @@ import type { ModelNeeds, NeedSource } from './model-needs.js';
 import { queryGpus, sumGpus, type GpuMemory } from './nvidia-smi.js';
 import { getJson, postJson } from './probe-client.js';
 import { servedContext } from './served-context.js';
+import { seedFromFamilies } from './family-ratio.js';
 
 const MiB = 1024 * 1024;
 const I32_MAX = 0x7fffffff;
@@ -270,7 +271,10 @@ export class VramAccountant {
     this.#catalog.setPs(i, this.#catalog.ps(i).filter((p) => canonicalModelName(p.name) !== key));
   }
 
-  /** Each catalog model's need (MiB), pinned flag and context (served-context.ts) into the segment's model info. */
+  /**
+   * Each catalog model's need (MiB), pinned flag and context (served-context.ts) into the segment's
+   * model info, and a starting chars-per-token ratio for models not yet sampled (family-ratio.ts).
+   */
   publishModelInfo(): void {
     const info = this.#segment.modelInfo;
     const models = this.#config.models;
@@ -284,6 +288,7 @@ export class VramAccountant {
       info.setFlags(m.index, (pinned.has(canonicalModelName(m.name)) ? MODEL_PINNED : 0) | (need.source === 'learned' ? 0 : MODEL_NEED_ESTIMATED));
       info.setMaxContext(m.index, clampI32(servedContext(m, typeOf, this.facts(m.name)?.max_context ?? 0, published)));
     }
+    seedFromFamilies(catalog.snapshot.models, (name) => this.facts(name)?.family ?? null, info);
   }
 
   need(model: string, context: number): { bytes: number; source: NeedSource } {

@@ -95,6 +95,11 @@ export class ModelInfoTable {
     Atomics.add(this.#i32, model * MODEL_INFO_STRIDE + MI_TOKEN_SAMPLES, 1);
   }
 
+  /** The primary's starting point for a model with no samples yet (primary/family-ratio.ts): not a sample. */
+  seedCharsPerToken(model: number, milli: number): void {
+    Atomics.store(this.#i32, model * MODEL_INFO_STRIDE + MI_CHARS_PER_TOKEN, milli);
+  }
+
   /** Samples learned since the segment was created (a column is never reused for another model). */
   tokenSamples(model: number): number {
     return Atomics.load(this.#i32, model * MODEL_INFO_STRIDE + MI_TOKEN_SAMPLES);
