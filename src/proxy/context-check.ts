@@ -13,8 +13,9 @@ export function promptTokens(proxy: Proxy, facts: RequestFacts, model: number): 
 }
 
 /**
- * The up-front refusal of a prompt that no endpoint serving the model can take: the model's context (segment model info, the most any of
- * its endpoints takes) is 0 while unknown, and then nothing is refused. For the OpenAI dialect
+ * The up-front refusal of a prompt that no endpoint serving the model can take: the model's
+ * context (segment model info, the most any of its endpoints takes: primary/served-context.ts) is
+ * 0 while unknown, and then nothing is refused. For the OpenAI dialect
  * the reply's `max_tokens` must fit too (vLLM refuses prompt + max_tokens > max_model_len, and
  * llama-server stops at its n_ctx); Ollama shifts its context to go on generating, so there only
  * the prompt must fit.
@@ -32,21 +33,16 @@ export function checkContext(proxy: Proxy, facts: RequestFacts, model: ModelRout
 }
 
 /**
- * Whether every try of the request gets num_ctx put in front of its body (outgoing-request.ts): an
- * Ollama chat/generate body without `options`. Its Content-Length then counts the insertion, whose
- * length is fixed (num-ctx-injection.ts), so the header block is made once, here, not per try.
- */
-export function insertsNumCtx(proxy: Proxy, route: Route, facts: RequestFacts, body: Buffer | null): boolean {
-  return proxy.sizeContext && route.sizesContext && !facts.hasOptions && body !== null && body.length > 0 && body[0] === 0x7b;
-}
-
-/**
- * The Content-Length line (and the blank line) of the request's shared header block; notes in
- * `facts.insertsNumCtx` whether it counts the num_ctx insertion (outgoing-request.ts relies on it).
+ * The Content-Length line (and the blank line) of the request's shared header block. Every try
+ * of an Ollama chat/generate body without `options` gets num_ctx put in front of the body
+ * (outgoing-request.ts), and that insertion has a fixed length (num-ctx-injection.ts), so the
+ * block counts it and is made once, here, not per try; `facts.insertsNumCtx` records the decision
+ * for the tries. (One expression, not a helper: called once per request, and TurboFan left the
+ * helper uninlined.)
  */
 export function contentLengthLine(proxy: Proxy, route: Route, facts: RequestFacts, body: Buffer | null): string {
   const length = body === null ? 0 : body.length;
-  const inserts = insertsNumCtx(proxy, route, facts, body);
+  const inserts = proxy.sizeContext && route.sizesContext && !facts.hasOptions && length > 0 && body![0] === 0x7b;
   facts.insertsNumCtx = inserts;
   return `content-length: ${inserts ? length - 1 + INSERTION_LENGTH : length}\r\n\r\n`;
 }
