@@ -98,6 +98,7 @@ export const MODELS_DEFAULTS = {
   size_context: true,
   num_ctx_buckets: [2048, 4096, 8192, 16384, 32768, 65536, 131072] as readonly number[],
   reply_budget: 1024,
+  chars_per_token: 4,
 } as const;
 
 export const PRIORITIES: readonly Priority[] = ['normal', 'low'];

@@ -321,6 +321,11 @@ function checkModelsSection(raw: unknown, endpointNames: readonly string[], p: P
     if (typeof m.estimate_factor === 'number' && m.estimate_factor >= 0.1 && m.estimate_factor <= 100) estimate_factor = m.estimate_factor;
     else p.add('models.estimate_factor', 'must be a number from 0.1 to 100');
   }
+  let chars_per_token: number = D.chars_per_token;
+  if (m.chars_per_token !== undefined) {
+    if (typeof m.chars_per_token === 'number' && m.chars_per_token >= 1 && m.chars_per_token <= 8) chars_per_token = m.chars_per_token;
+    else p.add('models.chars_per_token', 'must be a number from 1 to 8');
+  }
   return {
     refresh_interval: p.duration(m.refresh_interval, 'models.refresh_interval', D.refresh_interval),
     estimate_factor,
@@ -331,6 +336,7 @@ function checkModelsSection(raw: unknown, endpointNames: readonly string[], p: P
     size_context: p.boolean(m.size_context, 'models.size_context', D.size_context),
     num_ctx_buckets: checkBuckets(m.num_ctx_buckets, p),
     reply_budget: p.integer(m.reply_budget, 'models.reply_budget', 1, 1 << 24, D.reply_budget),
+    chars_per_token,
   };
 }
 

@@ -61,6 +61,8 @@ export interface ModelsConfig {
   readonly size_context: boolean;
   readonly num_ctx_buckets: readonly number[]; // ascending (default 2048 … 131072)
   readonly reply_budget: number;     // tokens reserved for the answer when the request sets no num_predict (default 1024)
+  /** Characters a token, for a model's prompts until corral has learned the model's own ratio from Ollama's prompt_eval_count (default 4). */
+  readonly chars_per_token: number;
 }
 
 export interface ServerConfig {

@@ -64,6 +64,21 @@ function residents(segment: Segment, catalog: CatalogSnapshot, endpoint: number,
   return out;
 }
 
+/**
+ * What context sizing knows of a model: the context prompts are checked against (the most any
+ * endpoint serving it takes; null while unknown), and the characters per token its estimate uses —
+ * learned from Ollama's prompt_eval_count (`token_samples` of them), or with no samples yet its
+ * family's (primary/family-ratio.ts), else null (models.chars_per_token).
+ */
+function contextStatus(segment: Segment, m: number): { context_limit: number | null; chars_per_token: number | null; token_samples: number } {
+  const milli = segment.modelInfo.charsPerTokenMilli(m);
+  return {
+    context_limit: segment.modelInfo.maxContext(m) || null,
+    chars_per_token: milli === 0 ? null : milli / 1000,
+    token_samples: segment.modelInfo.tokenSamples(m),
+  };
+}
+
 /** The `/internal/ready` answer, the same on the API port and the management port. */
 export function readyBody(healthyEndpoints: number): string {
   return JSON.stringify({ ready: healthyEndpoints > 0, healthy_endpoints: healthyEndpoints });
@@ -119,6 +134,7 @@ export function buildStatus(segment: Segment, catalog: CatalogSnapshot, workers:
         timeouts: segment.queues.timeouts(m.index),
         refused: segment.queues.refused(m.index),
       },
+      ...contextStatus(segment, m.index),
       endpoints: m.endpoints.map((i) => ({
         name: catalog.endpoints.find((x) => x.index === i)?.name ?? String(i),
         available: (segment.models.flags(i, m.index) & MODEL_AVAILABLE) !== 0,

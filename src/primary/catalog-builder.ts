@@ -118,6 +118,11 @@ export class CatalogBuilder {
     return this.#modelIndex.get(canonicalModelName(name)) ?? -1;
   }
 
+  /** The context an OpenAI-compatible endpoint publishes for a model (discovery.ts), 0 when it publishes none. */
+  publishedContext(endpoint: number, name: string): number {
+    return this.#models[endpoint]?.contexts.get(canonicalModelName(name)) ?? 0;
+  }
+
   /** A model's size on disk as an Ollama endpoint's `/api/tags` reports it (the largest seen), or 0. */
   diskBytes(name: string): number {
     const key = canonicalModelName(name);

@@ -1,6 +1,7 @@
 import type { EndpointConfig } from '../config/types.js';
 import { canonicalModelName, type ResolvedType } from '../core/catalog.js';
 import { getJson, ProbeError } from './probe-client.js';
+import { readMaxModelLens, readPropsContext, readSlotsContext } from './published-context.js';
 import {
   readOllamaPs, readOllamaTags, readOpenAiModels, readVersion, Warnings,
   type OllamaLoaded, type OllamaTag, type OpenAiModel,
@@ -18,6 +19,12 @@ export interface EndpointModels {
   readonly psKnown: boolean;
   /** `/v1/models` entries by canonical name (OpenAI endpoints only). */
   readonly openaiModels: ReadonlyMap<string, OpenAiModel>;
+  /**
+   * The context each model takes there, in tokens, by canonical name, as an OpenAI-compatible
+   * server publishes it (published-context.ts); empty for Ollama (its models' contexts come from
+   * `/api/show`) and for servers that publish none.
+   */
+  readonly contexts: ReadonlyMap<string, number>;
   /** What was dropped from the answers, one Warnings per document that had any. */
   readonly warnings: readonly Warnings[];
   readonly version: string | null;
@@ -25,6 +32,7 @@ export interface EndpointModels {
 
 const NO_TAGS: ReadonlyMap<string, OllamaTag> = new Map();
 const NO_MODELS: ReadonlyMap<string, OpenAiModel> = new Map();
+const NO_CONTEXTS: ReadonlyMap<string, number> = new Map();
 
 /**
  * Works out what an `auto` endpoint is: an Ollama answers GET /api/version with {version}; any
@@ -41,9 +49,9 @@ export async function detectType(url: string, timeoutMs: number): Promise<{ type
   return { type: 'openai', version: null };
 }
 
-function byCanonicalName<T>(entries: readonly T[], name: (e: T) => string): Map<string, T> {
-  const map = new Map<string, T>();
-  for (const e of entries) map.set(canonicalModelName(name(e)), e);
+function byCanonicalName<T, V = T>(entries: readonly T[], name: (e: T) => string, value: (e: T) => V = (e) => e as unknown as V): Map<string, V> {
+  const map = new Map<string, V>();
+  for (const e of entries) map.set(canonicalModelName(name(e)), value(e));
   return map;
 }
 
@@ -75,12 +83,32 @@ export async function discoverModels(endpoint: EndpointConfig, type: ResolvedTyp
       }
     }
     const names = endpoint.models ?? tags.entries.map((t) => t.name);
-    return { names, ollamaTags: byCanonicalName(tags.entries, (t) => t.name), ollamaPs: ps, psKnown, openaiModels: NO_MODELS, warnings, version: null };
+    return {
+      names, ollamaTags: byCanonicalName(tags.entries, (t) => t.name), ollamaPs: ps, psKnown, openaiModels: NO_MODELS,
+      contexts: NO_CONTEXTS, warnings, version: null,
+    };
   }
-  const models = readOpenAiModels(await getJson(endpoint.url, '/v1/models', timeoutMs));
+  const modelsDoc = await getJson(endpoint.url, '/v1/models', timeoutMs);
+  const models = readOpenAiModels(modelsDoc);
   const names = endpoint.models ?? models.entries.map((m) => m.id);
   return {
     names, ollamaTags: NO_TAGS, ollamaPs: [], psKnown: true, openaiModels: byCanonicalName(models.entries, (m) => m.id),
+    contexts: await publishedContexts(endpoint.url, modelsDoc, names, timeoutMs),
     warnings: models.warnings.count > 0 ? [models.warnings] : [], version: null,
   };
+}
+
+/**
+ * What context an OpenAI-compatible server takes per model (published-context.ts): vLLM's
+ * `max_model_len` when its model list has it, else llama-server's slot context (`/props`, else
+ * `/slots`), which holds for every model it lists. A server that answers neither publishes none:
+ * its requests are not checked.
+ */
+async function publishedContexts(url: string, modelsDoc: unknown, names: readonly string[], timeoutMs: number): Promise<ReadonlyMap<string, number>> {
+  const lens = readMaxModelLens(modelsDoc);
+  if (lens.size > 0) return byCanonicalName([...lens], ([id]) => id, ([, len]) => len);
+  let slot = readPropsContext(await getJson(url, '/props', timeoutMs).catch(() => null));
+  if (slot === 0) slot = readSlotsContext(await getJson(url, '/slots', timeoutMs).catch(() => null));
+  if (slot === 0) return NO_CONTEXTS;
+  return byCanonicalName(names, (n) => n, () => slot);
 }

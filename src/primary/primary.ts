@@ -197,6 +197,8 @@ class Primary implements RunningCorral {
 
   publishCatalog(): void {
     const snapshot = this.catalog.snapshot;
+    // Contexts OpenAI-compatible servers publish come with their model lists: checked from now on.
+    this.accountant.publishModelInfo();
     this.log.info({ generation: snapshot.generation, models: snapshot.models.map((m) => m.name) }, 'catalog updated');
     this.supervisor?.broadcast({ kind: 'catalog', catalog: snapshot });
     this.inlineServer?.setCatalog(snapshot);

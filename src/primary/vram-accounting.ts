@@ -1,5 +1,5 @@
 import type { Config, EndpointConfig } from '../config/types.js';
-import { canonicalModelName } from '../core/catalog.js';
+import { canonicalModelName, type ResolvedType } from '../core/catalog.js';
 import type { Logger } from '../observe/logger.js';
 import type { Segment } from '../state/segment.js';
 import { EndpointState } from '../state/endpoints.js';
@@ -10,6 +10,8 @@ import type { EndpointRegistry } from './endpoint-registry.js';
 import type { ModelNeeds, NeedSource } from './model-needs.js';
 import { queryGpus, sumGpus, type GpuMemory } from './nvidia-smi.js';
 import { getJson, postJson } from './probe-client.js';
+import { servedContext } from './served-context.js';
+import { seedFromFamilies } from './family-ratio.js';
 
 const MiB = 1024 * 1024;
 const I32_MAX = 0x7fffffff;
@@ -269,17 +271,24 @@ export class VramAccountant {
     this.#catalog.setPs(i, this.#catalog.ps(i).filter((p) => canonicalModelName(p.name) !== key));
   }
 
-  /** Each catalog model's need (MiB) and pinned flag into the segment's model info. */
+  /**
+   * Each catalog model's need (MiB), pinned flag and context (served-context.ts) into the segment's
+   * model info, and a starting chars-per-token ratio for models not yet sampled (family-ratio.ts).
+   */
   publishModelInfo(): void {
     const info = this.#segment.modelInfo;
     const models = this.#config.models;
     const pinned = new Set(models.pinned.map(canonicalModelName));
-    for (const m of this.#catalog.snapshot.models) {
+    const catalog = this.#catalog;
+    const typeOf = (e: number): ResolvedType => catalog.type(e);
+    const published = (e: number, name: string): number => catalog.publishedContext(e, name);
+    for (const m of catalog.snapshot.models) {
       const need = this.need(m.name, 0);
       info.setNeedMiB(m.index, clampI32(Math.max(1, Math.ceil(need.bytes / MiB))));
       info.setFlags(m.index, (pinned.has(canonicalModelName(m.name)) ? MODEL_PINNED : 0) | (need.source === 'learned' ? 0 : MODEL_NEED_ESTIMATED));
-      info.setMaxContext(m.index, clampI32(this.facts(m.name)?.max_context ?? 0));
+      info.setMaxContext(m.index, clampI32(servedContext(m, typeOf, this.facts(m.name)?.max_context ?? 0, published)));
     }
+    seedFromFamilies(catalog.snapshot.models, (name) => this.facts(name)?.family ?? null, info);
   }
 
   need(model: string, context: number): { bytes: number; source: NeedSource } {

@@ -1,16 +1,9 @@
 /**
  * Choosing Ollama's `num_ctx` (ARCHITECTURE.md §6): a request whose runner options differ from the
  * loaded runner's makes Ollama reload the whole model, so corral picks the context from a few
- * buckets and prefers the size the resident runner already has.
+ * buckets and prefers the size the resident runner already has. The prompt's tokens are estimated
+ * in token-estimate.ts.
  */
-
-/** A rough tokens-per-character ratio for prompts (English text and code tokenise near 4 chars a token). */
-export const CHARS_PER_TOKEN = 4;
-
-/** Tokens a prompt of `chars` characters is estimated to take. */
-export function promptTokens(chars: number): number {
-  return Math.ceil(chars / CHARS_PER_TOKEN);
-}
 
 /** The smallest bucket holding `tokens`, capped at `maxContext` (0 = unknown); `tokens` itself above every bucket. */
 function bucketFor(tokens: number, buckets: readonly number[], maxContext: number): number {

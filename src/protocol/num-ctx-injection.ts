@@ -1,11 +1,22 @@
 const OPTIONS_PREFIX = Buffer.from('{"options":{"num_ctx":');
 
+/**
+ * The number in the insertion is right-aligned in ten characters (JSON allows the spaces; every
+ * i32 fits): the insertion's length, and so the request's Content-Length, does not depend on the
+ * size chosen, so the request head's header block is made once per request, before any endpoint
+ * is chosen (INSERTION_LENGTH; proxy/context-check.ts, contentLengthLine).
+ */
+const NUMBER_WIDTH = 10;
+const PAD = ' '.repeat(NUMBER_WIDTH);
+/** The length of every numCtxInsertion(). */
+export const INSERTION_LENGTH = '{"options":{"num_ctx":},'.length + NUMBER_WIDTH;
+
 /** `{"options":{"num_ctx":N},` by N: the few bucket sizes, made once each. */
 const insertions = new Map<number, string>();
 
 /**
  * What replaces a JSON body's opening `{` to set `options.num_ctx` when the body has no `options`:
- * `{"options":{"num_ctx":N},` (UpstreamRequest.bodySkip: the body itself is not copied).
+ * `{"options":{"num_ctx":      4096},` (UpstreamRequest.bodySkip: the body itself is not copied).
  */
 let lastNumCtx = 0;
 let lastInsertion = '';
@@ -13,7 +24,8 @@ export function numCtxInsertion(numCtx: number): string {
   if (numCtx === lastNumCtx) return lastInsertion;
   let s = insertions.get(numCtx);
   if (s === undefined) {
-    s = `{"options":{"num_ctx":${numCtx}},`;
+    const digits = String(numCtx);
+    s = `{"options":{"num_ctx":${PAD.slice(digits.length)}${digits}},`;
     if (insertions.size < 64) insertions.set(numCtx, s);
   }
   lastNumCtx = numCtx;

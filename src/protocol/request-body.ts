@@ -21,6 +21,11 @@ export class RequestFacts {
   numPredict: number;
   /** The body has an `options` object (where num_ctx goes). */
   hasOptions: boolean;
+  /**
+   * Every try gets `options.num_ctx` put in front of the body, and the shared header block counts
+   * it (proxy/context-check.ts, contentLengthLine): decided once, so no try reads the body again.
+   */
+  insertsNumCtx: boolean;
   constructor() {
     this.model = '';
     this.stream = false;
@@ -29,6 +34,7 @@ export class RequestFacts {
     this.promptChars = 0;
     this.numPredict = 0;
     this.hasOptions = false;
+    this.insertsNumCtx = false;
   }
 }
 

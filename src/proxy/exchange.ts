@@ -21,6 +21,7 @@ import type { ForwardedHeaders } from '../upstream/forwarded-headers.js';
 import { closingBytes, Framing } from '../protocol/stream-framing.js';
 import { EventGate } from './event-gate.js';
 import { numCtxFor, outgoingRequest } from './outgoing-request.js';
+import { noteFinalChunk } from './calibration.js';
 
 /**
  * Loads one request may wait for before it is routed like placement were off (to any endpoint
@@ -381,6 +382,7 @@ export class Exchange implements LoadWaiter, QueueWaiter {
       chunk = this.gate.admit(chunk);
       if (chunk.length === 0) return true;
     }
+    if (this.r.numCtx !== 0) noteFinalChunk(this, chunk);
     this.bytesOut += chunk.length;
     let writable: boolean;
     if (!r.headSent) {

@@ -5,9 +5,8 @@ import type { Control } from '../core/control.js';
 import {
   CorralError, DialectUnsupportedError, InternalError, MethodNotAllowedError, ModelNotFoundError,
   NoEndpointError, NotFoundError, BodyTooLargeError, HeadersTooLargeError, RequestTimeoutError, InvalidRequestError,
-  ModelLoadError, NoCapacityError, UpstreamTimeoutError, ContextLengthError,
+  ModelLoadError, NoCapacityError, UpstreamTimeoutError,
 } from '../core/errors.js';
-import { promptTokens } from '../protocol/context-size.js';
 import type { LoadDone } from '../core/ipc.js';
 import { formatBytes } from '../core/format-bytes.js';
 import { emptyCatalog, type CatalogSnapshot } from '../core/catalog.js';
@@ -37,6 +36,7 @@ import { UpstreamPools } from '../upstream/pools.js';
 import { nextRequestId } from '../observe/request-id.js';
 import { readyBody } from '../observe/status.js';
 import { Exchange } from './exchange.js';
+import { checkContext, contentLengthLine } from './context-check.js';
 
 /** Seeds for the session key's two independent 32-bit hashes (a 64-bit key in the segment). */
 const SESSION_SEED_HI = 0x9e3779b1;
@@ -72,6 +72,8 @@ export class Proxy implements RequestHandler {
   readonly sizeContext: boolean;
   readonly numCtxBuckets: readonly number[];
   readonly replyBudget: number;
+  /** models.chars_per_token × 1000: the estimate for a model before its own ratio is learned (context-check.ts). */
+  readonly charsPerTokenMilli: number;
   /** The models asked for, reported to the primary's prefetcher; null with models.prefetch off. */
   readonly sequence: ModelSequenceReporter | null;
   readonly pools: UpstreamPools;
@@ -119,6 +121,7 @@ export class Proxy implements RequestHandler {
     this.sizeContext = config.models.size_context;
     this.numCtxBuckets = config.models.num_ctx_buckets;
     this.replyBudget = config.models.reply_budget;
+    this.charsPerTokenMilli = Math.round(config.models.chars_per_token * 1000);
     this.sequence = config.models.prefetch.enabled && this.warmFirst ? new ModelSequenceReporter(control) : null;
     this.pools = new UpstreamPools(config.upstream);
     this.maxRetries = config.routing.max_retries;
@@ -210,8 +213,8 @@ export class Proxy implements RequestHandler {
 
   #forward(r: ClientRequest, route: Route): void {
     const facts = new RequestFacts();
-    const checkContext = this.sizeContext && route.generates;
-    analyseBody(r.body, route.kind === RouteKind.Inference && route.streamsByDefault, facts, route.kind === RouteKind.ModelInfo, checkContext);
+    const checksContext = this.sizeContext && route.generates;
+    analyseBody(r.body, route.kind === RouteKind.Inference && route.streamsByDefault, facts, route.kind === RouteKind.ModelInfo, checksContext);
     const table = this.table;
     const model = table.model(facts.model);
     if (model === undefined) {
@@ -221,14 +224,8 @@ export class Proxy implements RequestHandler {
       }
       throw new ModelNotFoundError(`model "${facts.model}" is not served by any endpoint (GET ${route.dialect === Dialect.Ollama ? '/api/tags' : '/v1/models'} lists them)`);
     }
-    if (checkContext) {
-      // Refused before any backend is touched: a prompt too long fails late and confusingly there.
-      const max = this.segment.modelInfo.maxContext(model.index);
-      const tokens = promptTokens(facts.promptChars);
-      if (max > 0 && tokens > max) {
-        throw new ContextLengthError(`prompt: about ${tokens} tokens (estimated from ${facts.promptChars} characters), more than the ${max} that "${model.name}" takes`);
-      }
-    }
+    // Refused before any backend is touched: a prompt too long fails late and confusingly there.
+    if (checksContext) checkContext(this, facts, model, route.dialect);
     let hi = 0;
     let lo = 0;
     if (r.sessionKey !== '') {
@@ -242,7 +239,7 @@ export class Proxy implements RequestHandler {
     if (r.accept !== '') headerBlock += `accept: ${r.accept}\r\n`;
     if (r.traceparent !== '') headerBlock += `traceparent: ${r.traceparent}\r\n`;
     const headerPrefix = headerBlock;
-    headerBlock += `content-length: ${r.body === null ? 0 : r.body.length}\r\n\r\n`;
+    headerBlock += contentLengthLine(this, route, facts, r.body);
     if (this.sequence !== null && route.kind === RouteKind.Inference) this.sequence.note(model.index);
     const ex = new Exchange(this, r, route, facts, table, model, hi, lo, headerBlock, headerPrefix);
     if (r.priority !== '') ex.lowPriority = priorityIsLow(r.priority);

@@ -30,7 +30,11 @@
  *   │ per model m: [0] needMiB (learned size_vram, else estimate; primary)                    │
  *   │  [1] loadingOn (endpoint + 1; a worker claims a load by CAS 0 → e + 1, the primary      │
  *   │      clears it when the load ends)  [2] flags PINNED | NEED_ESTIMATED (primary)         │
- *   │  [3] loads ended  [4] maxContext (/api/show; 0 = unknown)  [5..7] reserved              │
+ *   │  [3] loads ended  [4] maxContext: the most any endpoint serving it takes (/api/show for │
+ *   │      Ollama, /props or max_model_len for OpenAI-compatible; 0 = unknown, primary)       │
+ *   │  [5] charsPerToken × 1000 (learned from Ollama's prompt_eval_count by any worker, one   │
+ *   │      whole-word store per sample; 0 = not yet: models.chars_per_token)                  │
+ *   │  [6] token samples learned (workers, Atomics.add)  [7] reserved                         │
  *   ├──────────── queues: maxModels × 64 B (QUEUE_LINE_STRIDE i32), one cache line per model ──┤
  *   │ per model m: [0] next ticket (u32, Atomics.add)  [1] depth  [2] service ms (average)    │
  *   │  [3] queue wait ms (average)  [4] queued ever  [5] timeouts  [6] refused  [7..15] —     │
@@ -52,7 +56,7 @@ import { MAX_MODEL_CELLS } from '../core/segment-limits.js';
 
 /** 'CRRL' little-endian-agnostic as an i32 value. */
 export const SEGMENT_MAGIC = 0x4352524c;
-export const LAYOUT_VERSION = 6;
+export const LAYOUT_VERSION = 7;
 
 export const CACHE_LINE = 64;
 
@@ -108,6 +112,8 @@ export const MI_LOADING_ON = 1;
 export const MI_FLAGS = 2;
 export const MI_LOADS = 3;
 export const MI_MAX_CONTEXT = 4;
+export const MI_CHARS_PER_TOKEN = 5;
+export const MI_TOKEN_SAMPLES = 6;
 
 // Queue line (per model): one cache line of i32.
 export const QUEUE_LINE_STRIDE = 16;

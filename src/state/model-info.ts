@@ -1,4 +1,6 @@
-import { MI_FLAGS, MI_LOADING_ON, MI_LOADS, MI_MAX_CONTEXT, MI_NEED_MIB, MODEL_INFO_STRIDE, type Layout } from './layout.js';
+import {
+  MI_CHARS_PER_TOKEN, MI_FLAGS, MI_LOADING_ON, MI_LOADS, MI_MAX_CONTEXT, MI_NEED_MIB, MI_TOKEN_SAMPLES, MODEL_INFO_STRIDE, type Layout,
+} from './layout.js';
 
 /** corral never evicts the model (`models.pinned`). */
 export const MODEL_PINNED = 1;
@@ -58,7 +60,11 @@ export class ModelInfoTable {
     return Atomics.load(this.#i32, model * MODEL_INFO_STRIDE + MI_LOADS);
   }
 
-  /** The model's maximum context length in tokens (`/api/show`), 0 while unknown. A plain read: requests check prompts against it. */
+  /**
+   * The most context any endpoint serving the model takes, in tokens (`/api/show` for Ollama,
+   * `/props` or `max_model_len` for OpenAI-compatible servers: primary/served-context.ts), 0 while
+   * unknown. A plain read: requests check prompts against it.
+   */
   maxContext(model: number): number {
     return this.#i32[model * MODEL_INFO_STRIDE + MI_MAX_CONTEXT]!;
   }
@@ -73,5 +79,29 @@ export class ModelInfoTable {
 
   setFlags(model: number, f: number): void {
     Atomics.store(this.#i32, model * MODEL_INFO_STRIDE + MI_FLAGS, f);
+  }
+
+  /** Characters per token × 1000 learned for the model (protocol/token-estimate.ts), 0 before any sample. A plain read, once per request. */
+  charsPerTokenMilli(model: number): number {
+    return this.#i32[model * MODEL_INFO_STRIDE + MI_CHARS_PER_TOKEN]!;
+  }
+
+  /**
+   * One more sample learned: the new ratio, computed by the caller from the one it read. Workers
+   * race here: a whole-word store each, so a racing sample is lost, never half-written.
+   */
+  learnCharsPerToken(model: number, milli: number): void {
+    Atomics.store(this.#i32, model * MODEL_INFO_STRIDE + MI_CHARS_PER_TOKEN, milli);
+    Atomics.add(this.#i32, model * MODEL_INFO_STRIDE + MI_TOKEN_SAMPLES, 1);
+  }
+
+  /** The primary's starting point for a model with no samples yet (primary/family-ratio.ts): not a sample. */
+  seedCharsPerToken(model: number, milli: number): void {
+    Atomics.store(this.#i32, model * MODEL_INFO_STRIDE + MI_CHARS_PER_TOKEN, milli);
+  }
+
+  /** Samples learned since the segment was created (a column is never reused for another model). */
+  tokenSamples(model: number): number {
+    return Atomics.load(this.#i32, model * MODEL_INFO_STRIDE + MI_TOKEN_SAMPLES);
   }
 }

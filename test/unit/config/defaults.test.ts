@@ -37,7 +37,7 @@ t.test('defaults are the documented values', async (t) => {
   t.same(c.models, {
     refresh_interval: 2000, estimate_factor: 1.2, load_timeout: 300_000, pinned: [], prewarm: [],
     prefetch: { enabled: false, window: 200, confidence: 0.6 },
-    size_context: true, num_ctx_buckets: [2048, 4096, 8192, 16384, 32768, 65536, 131072], reply_budget: 1024,
+    size_context: true, num_ctx_buckets: [2048, 4096, 8192, 16384, 32768, 65536, 131072], reply_budget: 1024, chars_per_token: 4,
   });
   t.same(c.queue, { enabled: true, max_size: 100, shed_at: 80, timeout: 30_000, heartbeat: 10_000, default_priority: 'normal' });
   t.same(c.upstream, { connect_timeout: 5000, first_byte_timeout: 300_000, idle_timeout: 120_000, connections: 64 });

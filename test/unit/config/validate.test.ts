@@ -178,6 +178,11 @@ t.test('placement settings: endpoint vram, vram_reserve, gpus; models section', 
     'models.prewarm[1].keep_alive: must be an Ollama keep_alive: seconds as a number (-1 = forever) or a duration like 10m, 1h',
     'models.prefetch.confidence: must be a number greater than 0 and at most 1',
   ]);
+  t.equal(parseConfig({ models: { chars_per_token: 3.5 }, endpoints: [{ name: 'a', url: 'http://h:1' }] }).models.chars_per_token, 3.5);
+  for (const bad of [0.5, 9, '4', null]) {
+    t.same(problems({ models: { chars_per_token: bad }, endpoints: [{ name: 'a', url: 'http://h:1' }] }),
+      ['models.chars_per_token: must be a number from 1 to 8'], `chars_per_token ${JSON.stringify(bad)}`);
+  }
   t.same(problems({ state: { max_endpoints: 4096, max_models: 4096 }, endpoints: [{ name: 'a', url: 'http://h:1' }] }),
     ['state.max_models: state.max_endpoints × state.max_models must be at most 1048576 (4096 × 4096 is 16777216)']);
 });

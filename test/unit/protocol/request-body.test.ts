@@ -8,7 +8,7 @@ const facts = (body: unknown, streamsByDefault = false) => {
 };
 
 t.test('extracts model and stream flag', async (t) => {
-  const plain = { numCtx: 0, keepAlive: null, promptChars: 0, numPredict: 0, hasOptions: false };
+  const plain = { numCtx: 0, keepAlive: null, promptChars: 0, numPredict: 0, hasOptions: false, insertsNumCtx: false };
   t.same(facts({ model: 'llama3.2', stream: true }), { model: 'llama3.2', stream: true, ...plain });
   t.same(facts({ model: 'm' }), { model: 'm', stream: false, ...plain });
   t.same(facts({ model: 'm' }, true), { model: 'm', stream: true, ...plain }, 'Ollama chat streams unless told not to');
