@@ -156,7 +156,7 @@ export class Exchange implements LoadWaiter, QueueWaiter {
     // Requests already wait for this model: a new one queues behind them rather than take the
     // slot they are owed (a retry or a woken waiter has its place already).
     if (inference && this.attemptStartedAt === 0 && this.queuedAt === 0 && proxy.admission !== null
-      && proxy.segment.queues.depth(this.model.index) > 0) {
+      && proxy.segment.queues.waiting(this.model.index) > 0) {
       return this.enqueue();
     }
     let e = this.reserve(proxy.warmFirst && inference);
@@ -567,12 +567,15 @@ export class Exchange implements LoadWaiter, QueueWaiter {
     // requests wait, and once before, which spares the clock read on an idle gateway's requests).
     if (this.firstByteAt !== 0) {
       endpoints.recordLatencyUs(e, Math.round((this.firstByteAt - this.attemptStartedAt) * 1000));
-      if (model >= 0 && (queued > 0 || segment.queues.serviceMs(model) === 0)) {
-        segment.queues.recordService(model, performance.now() - this.attemptStartedAt);
-      }
+      if (model >= 0 && (queued > 0 || segment.queues.serviceMs(model) === 0)) this.sampleService(model);
     }
     // Requests queued anywhere may take the slot.
     if (queued > 0) this.proxy.slotFreed(e);
+  }
+
+  /** The time this try held its slot, for the model's service-time average (off the common path: a clock read). */
+  sampleService(model: number): void {
+    this.proxy.segment.queues.recordService(model, performance.now() - this.attemptStartedAt);
   }
 
   finish(): void {

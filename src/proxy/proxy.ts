@@ -242,8 +242,7 @@ export class Proxy implements RequestHandler {
     headerBlock += contentLengthLine(this, route, facts, r.body);
     if (this.sequence !== null && route.kind === RouteKind.Inference) this.sequence.note(model.index);
     const ex = new Exchange(this, r, route, facts, table, model, hi, lo, headerBlock, headerPrefix);
-    if (r.priority !== '') ex.lowPriority = priorityIsLow(r.priority);
-    else ex.lowPriority = this.lowByDefault;
+    ex.lowPriority = r.priority === '' ? this.lowByDefault : priorityIsLow(r.priority);
     r.exchange = ex;
     this.active++;
     this.segment.stats.add(this.statsSlot, Counter.Requests, 1);

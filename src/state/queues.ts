@@ -52,6 +52,15 @@ export class QueueTable {
   }
 
   /**
+   * The depth as a hint, by a plain read (a machine load where Atomics.load is a builtin call):
+   * for the request path's "does anyone wait for this model?", which a stale answer only delays
+   * by one request — the waiters' order and wake-ups rest on the atomic counts, not on this.
+   */
+  waiting(model: number): number {
+    return this.#i32[model * QUEUE_LINE_STRIDE + Q_DEPTH]!;
+  }
+
+  /**
    * Queues one request of stats slot `slot` for `model`: takes the next ticket, counts it, and
    * makes it the slot's head when the slot had none queued. Returns the ticket.
    */
@@ -132,7 +141,7 @@ export class QueueTable {
 
   /** Average time a request of the model holds an endpoint slot, in ms (0 = never seen). */
   serviceMs(model: number): number {
-    return Atomics.load(this.#i32, model * QUEUE_LINE_STRIDE + Q_SERVICE_MS);
+    return this.#i32[model * QUEUE_LINE_STRIDE + Q_SERVICE_MS]!;
   }
 
   /** A waiter was dispatched after `ms` in the queue. */
@@ -142,7 +151,7 @@ export class QueueTable {
 
   /** Average time the model's dispatched waiters spent queued, in ms. */
   waitMs(model: number): number {
-    return Atomics.load(this.#i32, model * QUEUE_LINE_STRIDE + Q_WAIT_MS);
+    return this.#i32[model * QUEUE_LINE_STRIDE + Q_WAIT_MS]!;
   }
 
   countTimeout(model: number): void {
@@ -169,11 +178,12 @@ export class QueueTable {
 }
 
 /**
- * An integer moving average updated by any process without a lock: a lost update between two
- * racing writers loses one sample, which an average can afford. The first sample sets it.
+ * An integer moving average updated by any process without a lock, by plain reads and writes
+ * (aligned i32: never torn): a lost update between two racing writers loses one sample, which an
+ * average can afford. The first sample sets it.
  */
 function ewma(i32: Int32Array, i: number, sample: number): void {
-  const old = Atomics.load(i32, i);
+  const old = i32[i]!;
   const v = Math.max(1, Math.min(0x7fffffff, Math.round(sample)));
-  Atomics.store(i32, i, old === 0 ? v : old + ((v - old) >> EWMA_SHIFT));
+  i32[i] = old === 0 ? v : old + ((v - old) >> EWMA_SHIFT);
 }
