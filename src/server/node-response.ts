@@ -17,6 +17,12 @@ export class NodeResponse implements ResponseWriter {
   /** Header names and values in one flat list, as writeHead takes them (repeats kept). */
   #lines: string[];
   #headWritten: boolean;
+  /**
+   * The head came as latin1 bytes (upstream obs-text, response.ts). node writes a head together
+   * with a first chunk given as a string in the string's encoding (UTF-8), which would turn each
+   * such byte into two: string chunks then go as Buffers, and the head on its own as latin1.
+   */
+  #latin1Head: boolean;
   #writable: ((offset: number) => boolean) | null;
 
   constructor(res: ServerResponse) {
@@ -25,6 +31,7 @@ export class NodeResponse implements ResponseWriter {
     this.#message = 'OK';
     this.#lines = [];
     this.#headWritten = false;
+    this.#latin1Head = false;
     this.#writable = null;
   }
 
@@ -36,6 +43,7 @@ export class NodeResponse implements ResponseWriter {
 
   writeStatus(status: string | Uint8Array): this {
     // A head with upstream bytes ≥ 0x80 comes as latin1 bytes; node writes heads as latin1 too.
+    this.#latin1Head = typeof status !== 'string';
     const text = typeof status === 'string' ? status : Buffer.from(status.buffer, status.byteOffset, status.byteLength).toString('latin1');
     // The whole response in one string (response.ts, sendJsonLingering): the head, a blank line
     // and a body its Content-Length counts with the CRLF uWS would append.
@@ -51,7 +59,9 @@ export class NodeResponse implements ResponseWriter {
       eol = head.indexOf('\r\n', start);
       const line = eol < 0 ? head.slice(start) : head.slice(start, eol);
       const colon = line.indexOf(':');
-      if (colon > 0) this.#lines.push(line.slice(0, colon), line.slice(colon + 1).trim());
+      // node writes `name: value`: the one space corral (or the backend) put after the colon is
+      // node's; what follows goes as it came, padding included (passed on byte for byte).
+      if (colon > 0) this.#lines.push(line.slice(0, colon), line.slice(line.charCodeAt(colon + 1) === 32 ? colon + 2 : colon + 1));
     }
     if (blank >= 0) {
       this.#writeHead();
@@ -62,25 +72,25 @@ export class NodeResponse implements ResponseWriter {
 
   write(chunk: string | Uint8Array): boolean {
     if (!this.#headWritten) this.#writeHead();
-    return this.#res.write(chunk);
+    return this.#res.write(this.#latin1Head && typeof chunk === 'string' ? Buffer.from(chunk) : chunk);
   }
 
   end(body: string | Uint8Array = '', closeConnection = false): this {
     if (!this.#headWritten) {
       // A whole body: framed by its length, as uWS's end() does; 204 and 304 carry none.
       if (this.#status !== 204 && this.#status !== 304) {
-        this.#lines.push('content-length', String(typeof body === 'string' ? Buffer.byteLength(body) : body.byteLength));
+        this.#lines.push('Content-Length', String(typeof body === 'string' ? Buffer.byteLength(body) : body.byteLength));
       }
       if (closeConnection) this.#lines.push('connection', 'close');
       this.#writeHead();
     }
-    this.#res.end(body);
+    this.#res.end(this.#latin1Head && typeof body === 'string' ? Buffer.from(body) : body);
     return this;
   }
 
   endWithoutBody(reportedContentLength?: number, closeConnection = false): this {
     if (!this.#headWritten) {
-      if (reportedContentLength !== undefined) this.#lines.push('content-length', String(reportedContentLength));
+      if (reportedContentLength !== undefined) this.#lines.push('Content-Length', String(reportedContentLength));
       if (closeConnection) this.#lines.push('connection', 'close');
       this.#writeHead();
     }
