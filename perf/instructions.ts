@@ -155,7 +155,8 @@ async function main(opt: Options): Promise<number> {
     for (const engine of engines) {
       const suffix = engine === 'uws' ? '' : ', engine node';
       builds.push({ cli: CORRAL_CLI, name: `corral inline${suffix}`, engine });
-      if (opt.before !== '') builds.push({ cli: opt.before, name: `corral inline${suffix} (before)`, engine });
+      // A build from before server.engine existed knows only uWS.
+      if (opt.before !== '' && engine === 'uws') builds.push({ cli: opt.before, name: `corral inline${suffix} (before)`, engine });
     }
     process.stdout.write(`perf/instructions: ${opt.rounds} round(s) × ${builds.map((b) => b.name).join(', ')}; ${opt.warmup} warm-up requests, `
       + `then ${opt.requests} counted at c=${opt.concurrency}; load: autocannon; backend: ${backend.name}\nmachine: ${machineNote()}\n`);

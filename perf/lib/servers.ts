@@ -124,7 +124,8 @@ export async function writeCorralConfig(backendPort: number, opt: CorralBenchOpt
   const [port, managementPort] = await freePorts(2) as [number, number];
   const config = {
     server: { host: '127.0.0.1', port, management_port: managementPort, workers: opt.workers, shutdown_timeout: '2s',
-      ...(opt.engine !== undefined ? { engine: opt.engine } : {}) },
+      // uws, the default, goes unsaid: a build from before server.engine refuses the key.
+      ...(opt.engine === 'node' ? { engine: opt.engine } : {}) },
     logging: { level: opt.logLevel ?? 'warn' },
     endpoints: [{
       name: 'bench',
