@@ -5,7 +5,7 @@
  *   npm run build:ts                  # tsc, then the bundles corral runs from (dist/bundle)
  *   node dist/perf/cpu.js [--rounds 3] [--duration 5] [--concurrency 32] [--workers 0,2]
  *        [--load auto|wrk|autocannon] [--backend auto|nginx|uws] [--threads 1] [--warmup 1]
- *        [--baselines 1] [--before PATH]
+ *        [--baselines 1] [--before PATH] [--engine uws|node|both]
  *
  * With --baselines 1 (the default), nginx (2 workers) and HAProxy (2 threads) as reverse proxies
  * in front of the same backend are measured the same way (their whole process tree), when
@@ -13,7 +13,8 @@
  *
  * With --before PATH (another build's CLI, e.g. dist/bundle/cli.cjs from `git worktree add`), every corral
  * mode is also run from that build, named "… (before)", alternating with this one in the same
- * invocation: an optimisation's before/after.
+ * invocation: an optimisation's before/after. --engine sets `server.engine` (default uws); `both`
+ * runs every mode with each engine ("… engine node"), alternating: the node:http engine's cost.
  *
  * For each corral mode (--workers: 0 = inline, N = primary + N workers), each its own process
  * group in front of the zero backend: the load generator (its own process) drives POST /api/chat
@@ -24,7 +25,7 @@
  * The modes alternate their order between rounds; medians over rounds. /proc counts in ticks of
  * 1/CLK_TCK s (10 ms): with a 5 s window at ~1 core that is < 0.5% resolution.
  */
-import { existingFile, int, intList, type OptionsOf } from './lib/args.js';
+import { choice, existingFile, int, intList, type OptionsOf } from './lib/args.js';
 import { loadFlag, runLoad } from './lib/load.js';
 import { httpGet } from './lib/net.js';
 import { cpuMicrosOf, hasProc, processTree } from './lib/proc.js';
@@ -45,6 +46,7 @@ const FLAGS = {
   warmupS: int(1, 0, 'warmup'),
   baselines: int(1, 0),
   before: existingFile(),
+  engine: choice<'uws' | 'node' | 'both'>('uws', ['uws', 'node', 'both']),
 };
 type Options = OptionsOf<typeof FLAGS>;
 
@@ -78,11 +80,13 @@ async function main(opt: Options): Promise<number> {
     const backend = await startZeroBackend(opt.backend);
     servers.push(backend);
     const targets: Server[] = [];
-    for (const w of opt.workers) {
-      const s = await startCorralBench(backend.port, { workers: w });
+    const engines: ('uws' | 'node')[] = opt.engine === 'both' ? ['uws', 'node'] : [opt.engine];
+    for (const w of opt.workers) for (const engine of engines) {
+      const s = await startCorralBench(backend.port, { workers: w, engine, label: engine === 'node' ? ' engine node' : '' });
       servers.push(s);
       targets.push(s);
-      if (opt.before !== '') {
+      // A build from before server.engine existed knows only uWS.
+      if (opt.before !== '' && engine === 'uws') {
         const b = await startCorralBench(backend.port, { workers: w, cli: opt.before, label: ' (before)' });
         servers.push(b);
         targets.push(b);

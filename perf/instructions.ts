@@ -6,7 +6,7 @@
  *
  *   npm run build:ts                  # tsc, then the bundles corral runs from (dist/bundle)
  *   node dist/perf/instructions.js [--requests 10000] [--warmup 30000] [--concurrency 32]
- *        [--rounds 2] [--backend auto|nginx|uws] [--before PATH] [--keep DIR]
+ *        [--rounds 2] [--backend auto|nginx|uws] [--before PATH] [--keep DIR] [--engine uws|node|both]
  *
  * corral runs INLINE (one process) under `valgrind --tool=callgrind --instr-atstart=no`, in
  * front of the zero backend. autocannon (its own process) sends --warmup requests uninstrumented
@@ -17,6 +17,8 @@
  * `Maglev`, `Scaveng`, `Heap::`, `Marking`, `Sweep`…), whose share varies from run to run with
  * when V8's background compile jobs and collections happen to fall. With --before PATH (another
  * build's CLI), that build is measured the same way, alternating, in the same invocation.
+ * --engine sets `server.engine` (default uws); `both` measures this build with each engine,
+ * alternating (the node:http engine's cost against uWS's).
  * With --keep DIR, corral also runs with `node --perf-basic-prof` (V8 writes a map naming its
  * generated code), and each round leaves in DIR its callgrind dump, that map, and
  * `functions.<target>.round<N>.txt`: callgrind_annotate's listing by function (self instructions
@@ -30,7 +32,7 @@ import { copyFileSync, existsSync, readdirSync, rmSync, writeFileSync } from 'no
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { promisify } from 'node:util';
-import { directory, existingFile, int, type OptionsOf } from './lib/args.js';
+import { choice, directory, existingFile, int, type OptionsOf } from './lib/args.js';
 import { spawnTracked } from './lib/children.js';
 import { JitNames } from './lib/jit-names.js';
 import { runLoad } from './lib/load.js';
@@ -50,6 +52,7 @@ const FLAGS = {
   backend: backendFlag(),
   before: existingFile(),
   keep: directory(),
+  engine: choice<'uws' | 'node' | 'both'>('uws', ['uws', 'node', 'both']),
 };
 type Options = OptionsOf<typeof FLAGS>;
 
@@ -89,9 +92,9 @@ function countsOf(listing: string, file: string): { total: number; background: n
   return { total, background };
 }
 
-async function measure(opt: Options, backend: Server, cli: string, target: string, round: number): Promise<Sample> {
+async function measure(opt: Options, backend: Server, cli: string, engine: 'uws' | 'node', target: string, round: number): Promise<Sample> {
   const dir = tempDir('callgrind');
-  const { file, port, managementPort } = await writeCorralConfig(backend.port, { workers: 0 });
+  const { file, port, managementPort } = await writeCorralConfig(backend.port, { workers: 0, engine });
   const nodeFlags = opt.keep !== '' ? ['--perf-basic-prof'] : [];
   const child = spawnTracked('valgrind', ['--tool=callgrind', '--instr-atstart=no', `--callgrind-out-file=${join(dir, 'callgrind.out')}`,
     process.execPath, ...nodeFlags, cli, '--config', file], `${target} under callgrind`, { group: true });
@@ -147,15 +150,21 @@ async function main(opt: Options): Promise<number> {
   try {
     const backend = await startZeroBackend(opt.backend);
     servers.push(backend);
-    const builds: { cli: string; name: string }[] = [{ cli: CORRAL_CLI, name: 'corral inline' }];
-    if (opt.before !== '') builds.push({ cli: opt.before, name: 'corral inline (before)' });
+    const engines: ('uws' | 'node')[] = opt.engine === 'both' ? ['uws', 'node'] : [opt.engine];
+    const builds: { cli: string; name: string; engine: 'uws' | 'node' }[] = [];
+    for (const engine of engines) {
+      const suffix = engine === 'uws' ? '' : ', engine node';
+      builds.push({ cli: CORRAL_CLI, name: `corral inline${suffix}`, engine });
+      // A build from before server.engine existed knows only uWS.
+      if (opt.before !== '' && engine === 'uws') builds.push({ cli: opt.before, name: `corral inline${suffix} (before)`, engine });
+    }
     process.stdout.write(`perf/instructions: ${opt.rounds} round(s) × ${builds.map((b) => b.name).join(', ')}; ${opt.warmup} warm-up requests, `
       + `then ${opt.requests} counted at c=${opt.concurrency}; load: autocannon; backend: ${backend.name}\nmachine: ${machineNote()}\n`);
     const samples: Sample[] = [];
     for (let round = 0; round < opt.rounds; round++) {
       const order = round % 2 === 0 ? builds : [...builds].reverse();
       for (const b of order) {
-        const s = await measure(opt, backend, b.cli, b.name, round);
+        const s = await measure(opt, backend, b.cli, b.engine, b.name, round);
         samples.push(s);
         process.stdout.write(`round ${round + 1} ${b.name}: ${s.requests} requests, ${s.perRequest.toFixed(0)} instructions per request, `
           + `${s.perRequestSteady.toFixed(0)} without V8's compiler and GC\n`);

@@ -1,18 +1,19 @@
 /**
- * Cluster worker entry: attaches to the primary's shared segment, serves HTTP with uWS on the
- * shared port (SO_REUSEPORT), and drains gracefully when told to stop. Only wiring lives here.
+ * Cluster worker entry: attaches to the primary's shared segment, serves HTTP on the shared port
+ * (uWS: SO_REUSEPORT; `server.engine: node`: node:cluster's handle sharing), and drains gracefully
+ * when told to stop. Only wiring lives here.
  */
 import { attachSegment } from '../src/state/segment.js';
 import { createLogger } from '../src/observe/logger.js';
 import { Proxy } from '../src/proxy/proxy.js';
-import { HttpServer, serverOptionsFrom } from '../src/server/http-server.js';
+import { createApiServer, type ApiServer } from '../src/server/api-server.js';
 import { WorkerControl } from '../src/proxy/worker-control.js';
 import { drainAndClose } from '../src/proxy/drain.js';
 import type { PrimaryMessage, WorkerMessage } from '../src/core/ipc.js';
 import type { Config } from '../src/config/types.js';
 
 let proxy: Proxy | null = null;
-let server: HttpServer | null = null;
+let server: ApiServer | null = null;
 let control: WorkerControl | null = null;
 let config: Config | null = null;
 let draining = false;
@@ -30,7 +31,7 @@ async function init(m: Extract<PrimaryMessage, { kind: 'init' }>): Promise<void>
   control = new WorkerControl(m.slot, send);
   proxy = new Proxy(config, segment, control, log);
   proxy.setCatalog(m.catalog);
-  server = new HttpServer(serverOptionsFrom(config, m.port), proxy);
+  server = createApiServer(config, proxy, m.port);
   const port = await server.listen(m.port);
   log.debug({ port }, 'worker listening');
   send({ kind: 'listening', port });

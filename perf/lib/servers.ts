@@ -110,6 +110,8 @@ export interface CorralBenchOptions {
   logLevel?: string;
   /** Extra top-level config sections merged in (tests of one setting). */
   extra?: Record<string, unknown>;
+  /** `server.engine` (uws when absent). */
+  engine?: 'uws' | 'node';
 }
 
 /**
@@ -121,7 +123,9 @@ export async function writeCorralConfig(backendPort: number, opt: CorralBenchOpt
   const dir = tempDir('corral');
   const [port, managementPort] = await freePorts(2) as [number, number];
   const config = {
-    server: { host: '127.0.0.1', port, management_port: managementPort, workers: opt.workers, shutdown_timeout: '2s' },
+    server: { host: '127.0.0.1', port, management_port: managementPort, workers: opt.workers, shutdown_timeout: '2s',
+      // uws, the default, goes unsaid: a build from before server.engine refuses the key.
+      ...(opt.engine === 'node' ? { engine: opt.engine } : {}) },
     logging: { level: opt.logLevel ?? 'warn' },
     endpoints: [{
       name: 'bench',

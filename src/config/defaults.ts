@@ -2,13 +2,14 @@
  * Every configuration default, in one place. config/corral.yaml documents the same values; the
  * test test/unit/config/defaults.test.ts keeps the two in step. Sizes are bytes, durations ms.
  */
-import type { EndpointType, LogLevel, PlacementMode, Priority, StrategyName } from './types.js';
+import type { EndpointType, LogLevel, PlacementMode, Priority, ServerEngine, StrategyName } from './types.js';
 
 export const KiB = 1024;
 export const MiB = 1024 * KiB;
 export const SECOND = 1000;
 export const MINUTE = 60 * SECOND;
 
+export const SERVER_ENGINES: readonly ServerEngine[] = ['uws', 'node'];
 export const PLACEMENT_MODES: readonly PlacementMode[] = ['warm-first', 'off'];
 export const STRATEGIES: readonly StrategyName[] = ['least-connections', 'round-robin', 'priority', 'weighted'];
 export const ENDPOINT_TYPES: readonly EndpointType[] = ['auto', 'ollama', 'openai'];
@@ -32,6 +33,7 @@ export const SERVER_DEFAULTS = {
   shutdown_timeout: 30 * SECOND,
   body_timeout: 60 * SECOND,
   request_id_header: 'x-request-id',
+  engine: 'uws' as ServerEngine,
 } as const;
 
 export const ROUTING_DEFAULTS = {

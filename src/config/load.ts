@@ -14,7 +14,7 @@ import { ConfigError } from '../core/errors.js';
 import {
   ENDPOINT_DEFAULTS, ENDPOINT_TYPES, HEALTH_DEFAULTS, LOG_LEVELS, LOGGING_DEFAULTS, MAX_DURATION,
   ROUTING_DEFAULTS, SERVER_DEFAULTS, STATE_DEFAULTS, CIRCUIT_BREAKER_DEFAULTS, STRATEGIES, UPSTREAM_DEFAULTS,
-  MODELS_DEFAULTS, PLACEMENT_MODES, PREFETCH_KEYS, PREWARM_KEYS, PRIORITIES, QUEUE_DEFAULTS,
+  MODELS_DEFAULTS, PLACEMENT_MODES, SERVER_ENGINES, PREFETCH_KEYS, PREWARM_KEYS, PRIORITIES, QUEUE_DEFAULTS,
 } from './defaults.js';
 import { applyEnv } from './env.js';
 import { suggestKey } from './suggest.js';
@@ -22,7 +22,7 @@ import { checkAliases, MAX_ALIASED_VALUES } from './yaml-aliases.js';
 import type {
   Config, EndpointConfig, EndpointType, HealthConfig, LoggingConfig, LogLevel, RoutingConfig,
   ServerConfig, StateConfig, StrategyName, UpstreamConfig, CircuitBreakerConfig,
-  ModelsConfig, PlacementMode, PrefetchConfig, PrewarmConfig, Priority, QueueConfig, VramReserve,
+  ModelsConfig, PlacementMode, ServerEngine, PrefetchConfig, PrewarmConfig, Priority, QueueConfig, VramReserve,
 } from './types.js';
 import { parseDuration, parseSize } from './units.js';
 import { MAX_MODEL_CELLS } from '../core/segment-limits.js';
@@ -225,6 +225,7 @@ function checkServer(raw: unknown, p: Problems): ServerConfig {
     shutdown_timeout: p.duration(s.shutdown_timeout, 'server.shutdown_timeout', D.shutdown_timeout, true),
     body_timeout: p.duration(s.body_timeout, 'server.body_timeout', D.body_timeout),
     request_id_header: p.header(s.request_id_header, 'server.request_id_header', D.request_id_header),
+    engine: p.oneOf<ServerEngine>(s.engine, 'server.engine', SERVER_ENGINES, D.engine),
   };
 }
 

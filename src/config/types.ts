@@ -36,6 +36,9 @@ export type VramReserve = { readonly percent: number } | { readonly bytes: numbe
 
 export type PlacementMode = 'warm-first' | 'off';
 
+/** What serves the API port: uWebSockets.js (fast, HTTP/1.1 only) or node:http (HTTP/1.0 too: nginx's default). */
+export type ServerEngine = 'uws' | 'node';
+
 export interface PrewarmConfig {
   readonly model: string;
   /** Endpoint names; null = every Ollama endpoint that lists the model. */
@@ -75,6 +78,7 @@ export interface ServerConfig {
   readonly shutdown_timeout: number; // ms (default 30s)
   readonly body_timeout: number;     // ms to receive a whole request body (default 60s)
   readonly request_id_header: string; // default x-request-id
+  readonly engine: ServerEngine;     // uws | node (default uws)
 }
 
 export interface RoutingConfig {

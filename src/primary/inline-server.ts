@@ -5,7 +5,7 @@ import type { LoadDone } from '../core/ipc.js';
 import type { Segment } from '../state/segment.js';
 import type { Logger } from '../observe/logger.js';
 import { Proxy } from '../proxy/proxy.js';
-import { HttpServer, serverOptionsFrom } from '../server/http-server.js';
+import { createApiServer, type ApiServer } from '../server/api-server.js';
 import { drainAndClose } from '../proxy/drain.js';
 
 /** Inline mode (`server.workers: 0`): the primary serves HTTP itself, one process, for clinic and laptops. */
@@ -14,13 +14,13 @@ export class InlineServer {
   readonly #segment: Segment;
   readonly #control: Control;
   readonly #log: Logger;
-  readonly #server: HttpServer;
+  readonly #server: ApiServer;
   #proxy: Proxy;
   #catalog: CatalogSnapshot;
   /** Proxies replaced by a reload that still have requests in flight (some may wait for a load). */
   readonly #retiring = new Set<Proxy>();
 
-  constructor(segment: Segment, control: Control, log: Logger, proxy: Proxy, server: HttpServer, catalog: CatalogSnapshot) {
+  constructor(segment: Segment, control: Control, log: Logger, proxy: Proxy, server: ApiServer, catalog: CatalogSnapshot) {
     this.#segment = segment;
     this.#control = control;
     this.#log = log;
@@ -80,7 +80,7 @@ export class InlineServer {
 export async function startInlineServer(config: Config, segment: Segment, control: Control, log: Logger, catalog: CatalogSnapshot): Promise<InlineServer> {
   const proxy = new Proxy(config, segment, control, log);
   proxy.setCatalog(catalog);
-  const server = new HttpServer(serverOptionsFrom(config), proxy);
+  const server = createApiServer(config, proxy);
   await server.listen();
   return new InlineServer(segment, control, log, proxy, server, catalog);
 }

@@ -1,4 +1,4 @@
-import type { HttpServer } from '../server/http-server.js';
+import type { ApiServer } from '../server/api-server.js';
 import type { Proxy } from './proxy.js';
 
 /**
@@ -6,7 +6,7 @@ import type { Proxy } from './proxy.js';
  * accepting, tell keep-alive clients `Connection: close`, let in-flight responses finish until
  * nothing has been in flight for `quietMs` (bounded by `timeoutMs`), then close what is left.
  */
-export async function drainAndClose(server: HttpServer, proxy: Proxy, timeoutMs: number, quietMs: number): Promise<void> {
+export async function drainAndClose(server: ApiServer, proxy: Proxy, timeoutMs: number, quietMs: number): Promise<void> {
   server.stopListening();
   proxy.startDraining();
   let timer: NodeJS.Timeout | undefined;

@@ -1,4 +1,4 @@
-import type { HttpResponse } from './uws.js';
+import type { ResponseWriter } from './response-writer.js';
 
 /**
  * Everything corral needs from one client request, copied synchronously out of uWS's
@@ -6,7 +6,8 @@ import type { HttpResponse } from './uws.js';
  * metadata the proxy fills in. Every field is set in the constructor: one stable shape.
  */
 export class ClientRequest {
-  readonly res: HttpResponse;
+  /** uWS's HttpResponse, or node-response.ts's adapter under `server.engine: node`. */
+  readonly res: ResponseWriter;
   readonly method: string;
   readonly path: string;
   readonly query: string;
@@ -53,7 +54,7 @@ export class ClientRequest {
   /** Per-request state owned by whoever handles the request (the proxy's Exchange). */
   exchange: unknown;
 
-  constructor(res: HttpResponse, method: string, path: string, query: string, contentLength: number,
+  constructor(res: ResponseWriter, method: string, path: string, query: string, contentLength: number,
     clientRequestId: string, sessionKey: string, traceparent: string, accept: string, priority: string, receivedAt: number) {
     this.res = res;
     this.method = method;

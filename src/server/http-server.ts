@@ -4,6 +4,7 @@ import { ClientRequest } from './client-request.js';
 import type { Config } from '../config/types.js';
 import { BodyDeadlines } from './body-deadlines.js';
 import { closeLingering, LINGER_IDLE_MS } from './response.js';
+import type { ApiServer } from './api-server.js';
 
 /** What the server hands complete requests to. Implemented by the proxy. */
 export interface RequestHandler {
@@ -110,7 +111,7 @@ function sameLength(first: string, repeat: string): boolean {
  * onAborted before anything asynchronous (uWS aborts the process otherwise), and reads the body
  * with a size cap (uWS has none of its own), then hands over to the RequestHandler.
  */
-export class HttpServer {
+export class HttpServer implements ApiServer {
   readonly #app: TemplatedApp;
   readonly #options: HttpServerOptions;
   readonly #deadlines: BodyDeadlines;
@@ -208,7 +209,7 @@ export class HttpServer {
       // Refused before reading a byte; what the client sends anyway is read and dropped.
       handler.onBodyTooLarge(r);
       deadlines.lingerAfter(r, false);
-      res.onData((chunk, isLast) => readBody(r, chunk, isLast, 0, 0, handler, deadlines));
+      res.onData((chunk, isLast) => readBody(r, new Uint8Array(chunk), isLast, 0, 0, handler, deadlines));
       return;
     }
     const max = o.maxBodySize;
@@ -216,7 +217,7 @@ export class HttpServer {
     // A body announced up to UPFRONT_BODY_BYTES gets its whole buffer now (no copy as it grows);
     // a larger announcement is not trusted with its size before the bytes come.
     if (contentLength > 0) r.body = Buffer.allocUnsafe(Math.min(contentLength, UPFRONT_BODY_BYTES));
-    res.onData((chunk, isLast) => readBody(r, chunk, isLast, max, timeout, handler, deadlines));
+    res.onData((chunk, isLast) => readBody(r, new Uint8Array(chunk), isLast, max, timeout, handler, deadlines));
     // uWS calls onData at once for a Content-Length body, but for a chunked one only when chunk
     // data arrives: a chunked upload that stalls before its first byte is watched from now.
     if (contentLength < 0) deadlines.add(r);
@@ -228,14 +229,15 @@ export class HttpServer {
  * 50 MiB and dribbling it holds only what it really sent (plus at most as much again), not 50 MiB
  * for body_timeout. Vision payloads above it are copied about twice as they grow.
  */
-const UPFRONT_BODY_BYTES = 1024 * 1024;
+export const UPFRONT_BODY_BYTES = 1024 * 1024;
 
 /**
  * Copies each chunk (uWS reuses the ArrayBuffer after the callback), enforcing the size cap and
  * the body deadline. A body that does not come whole with the head is watched by `deadlines`
- * (body-deadlines.ts) between chunks; the deadline is also checked as chunks arrive.
+ * (body-deadlines.ts) between chunks; the deadline is also checked as chunks arrive. The node:http
+ * engine (node-engine.ts) reads bodies through here too.
  */
-function readBody(r: ClientRequest, chunk: ArrayBuffer, isLast: boolean, max: number, timeoutMs: number,
+export function readBody(r: ClientRequest, chunk: Uint8Array, isLast: boolean, max: number, timeoutMs: number,
   handler: RequestHandler, deadlines: BodyDeadlines): void {
   if (r.lingering) {
     // Refused: read and drop until the upload ends or the linger allowance is spent.
@@ -268,7 +270,7 @@ function readBody(r: ClientRequest, chunk: ArrayBuffer, isLast: boolean, max: nu
     if (r.body !== null) r.body.copy(grown, 0, 0, r.bodyReceived);
     r.body = grown;
   }
-  if (n > 0) r.body.set(new Uint8Array(chunk), r.bodyReceived);
+  if (n > 0) r.body.set(chunk, r.bodyReceived);
   r.bodyReceived = total;
   if (!isLast) {
     deadlines.add(r);

@@ -106,6 +106,12 @@ export class CorralProcess {
   }
 }
 
+/**
+ * `CORRAL_TEST_ENGINE=node npx tap test/integration/X.test.ts` runs a suite against the node:http
+ * engine (`server.engine`); a suite's own config wins.
+ */
+const ENGINE = process.env.CORRAL_TEST_ENGINE ? { engine: process.env.CORRAL_TEST_ENGINE } : {};
+
 export interface StartOptions {
   /** Extra top-level config sections merged over the defaults below. */
   config?: Record<string, any>;
@@ -124,7 +130,7 @@ export async function startCorral(t: Teardown, backends: SimBackend[], opts: Sta
   const endpoints = opts.endpoints ?? backends.map((b) => ({ name: b.name }));
   const config = {
     ...opts.config,
-    server: { host: '127.0.0.1', port: 0, management_port: 0, workers: 2, shutdown_timeout: '10s', ...opts.config?.server },
+    server: { host: '127.0.0.1', port: 0, management_port: 0, workers: 2, shutdown_timeout: '10s', ...ENGINE, ...opts.config?.server },
     routing: { ...opts.config?.routing },
     logging: { level: 'info', ...opts.config?.logging },
     upstream: { ...opts.config?.upstream },

@@ -24,6 +24,7 @@ t.test('defaults are the documented values', async (t) => {
     shutdown_timeout: 30_000,
     body_timeout: 60_000,
     request_id_header: 'x-request-id',
+    engine: 'uws',
   });
   t.same(c.routing, {
     strategy: 'least-connections',
