@@ -1,6 +1,6 @@
 import { performance } from 'node:perf_hooks';
 import type { ClientRequest } from '../server/client-request.js';
-import { writeHeadAndChunk, writeChunk, writeHeadAndEnd, endResponse, closeConnection, onDrained, writeHeartbeat } from '../server/response.js';
+import { writeHeadAndChunk, writeChunk, writeHeadAndEnd, endResponse, closeConnection, onDrained } from '../server/response.js';
 import { RouteKind, type Route } from '../protocol/routes.js';
 import { Dialect } from '../protocol/dialect.js';
 import type { RequestFacts } from '../protocol/request-body.js';
@@ -11,10 +11,10 @@ import { NO_ENDPOINT_COLD, NO_ENDPOINT_SATURATED } from '../routing/selector.js'
 import { PLAN_NO_CAPACITY } from '../routing/placement.js';
 import type { LoadDone } from '../core/ipc.js';
 import type { LoadWaiter } from './load-waiters.js';
-import { nowMs, type QueueWaiter } from './queue-waiters.js';
-import { ADMIT, REFUSE_FULL } from '../routing/admission.js';
-import { CorralError, QueueFullError, QueueTimeoutError, UpstreamError, UpstreamTimeoutError } from '../core/errors.js';
-import { Counter, Histogram } from '../state/stats.js';
+import type { QueueWaiter } from './queue-waiters.js';
+import { dequeued, enqueue, leaveQueue, queueHeartbeat, queueTimedOut } from './queued-exchange.js';
+import { CorralError, UpstreamError, UpstreamTimeoutError } from '../core/errors.js';
+import { Counter } from '../state/stats.js';
 import type { Proxy } from './proxy.js';
 import type { UpstreamAttempt } from './upstream-attempt.js';
 import type { ForwardedHeaders } from '../upstream/forwarded-headers.js';
@@ -177,7 +177,7 @@ export class Exchange implements LoadWaiter, QueueWaiter {
           : new UpstreamError(`every endpoint that serves "${this.model.name}" failed (${this.tried.length} tried)`));
     }
     // Reserved above; releaseEndpoint() gives back both on every path from here.
-    if (this.queuedAt !== 0) this.dequeued();
+    if (this.queuedAt !== 0) dequeued(this);
     this.endpoint = e;
     this.trial = proxy.breaker.isTrial(e);
     this.trialOpening = this.trial ? proxy.breaker.openingOf(e) : 0;
@@ -270,43 +270,8 @@ export class Exchange implements LoadWaiter, QueueWaiter {
     this.fail(this.proxy.loadError(done));
   }
 
-  /**
-   * Every slot for the model is taken (or a load must wait for busy models): wait in the model's
-   * admission queue, unless it is full — then 503 with a Retry-After from the queue's pace.
-   */
   enqueue(): void {
-    // A woken head that found no slot after all keeps its place and waits for the next wake.
-    if (this.queuedAt !== 0) return;
-    const proxy = this.proxy;
-    const admission = proxy.admission!;
-    const m = this.model.index;
-    const verdict = admission.admit(m, this.lowPriority);
-    if (verdict !== ADMIT) {
-      proxy.segment.queues.countRefused(m);
-      const depth = proxy.segment.queues.depth(m);
-      return this.fail(new QueueFullError(verdict === REFUSE_FULL
-        ? `every endpoint serving "${this.model.name}" is busy and its queue is full (${depth} waiting, queue.max_size ${admission.maxSize})`
-        : `every endpoint serving "${this.model.name}" is busy and ${depth} requests wait; low-priority requests are refused past queue.shed_at (${admission.shedAt})`),
-      admission.retryAfterSeconds(this.model));
-    }
-    proxy.queueWaiters.join(m, this, this.facts.stream && this.route.dialect === Dialect.OpenAI);
-    // Joined first, looked again second: a slot released before the join, by a request that saw
-    // no queue, is found here (queue-waiters.ts: no lost wake-up).
-    if (admission.mayHaveSlot(this.model)) proxy.queueWaiters.wakeHead(m, 0, nowMs());
-  }
-
-  /** Dispatched from the queue: leave it, say how long it waited, and wake the next head if a slot may be left. */
-  dequeued(): void {
-    const proxy = this.proxy;
-    const waited = proxy.queueWaiters.leave(this.model.index, this, proxy.admission!.mayHaveSlot(this.model));
-    this.r.queueWaitMs = Math.round(waited);
-    proxy.segment.queues.recordWait(this.model.index, waited);
-    proxy.segment.stats.observe(proxy.statsSlot, Histogram.QueueWait, Math.round(waited * 1000));
-    if (this.wakeSentAt !== 0 && proxy.log.enabled('debug')) {
-      // From the slot freeing (in whichever process) to this request taking it: perf/admission reads it.
-      proxy.log.debug({ requestId: this.r.requestId, model: this.model.name, waitedMs: Math.round(waited * 1000) / 1000,
-        wakeMs: Math.round((nowMs() - this.wakeSentAt) * 1000) / 1000 }, 'queued request dispatched');
-    }
+    enqueue(this);
   }
 
   queueWake(): void {
@@ -316,21 +281,11 @@ export class Exchange implements LoadWaiter, QueueWaiter {
   }
 
   queueTimedOut(): void {
-    if (this.done) return;
-    if (this.waitingFor >= 0) {
-      this.proxy.loadWaiters.remove(this.waitingFor, this);
-      this.waitingFor = -1;
-    }
-    const proxy = this.proxy;
-    proxy.segment.queues.countTimeout(this.model.index);
-    this.fail(new QueueTimeoutError(`waited ${Math.round(proxy.admission!.timeoutMs / 1000)} s (queue.timeout) for a free slot on an endpoint serving `
-      + `"${this.model.name}"; ${proxy.segment.queues.depth(this.model.index)} request(s) still wait`), proxy.admission!.retryAfterSeconds(this.model));
+    queueTimedOut(this);
   }
 
   queueHeartbeat(ahead: number): void {
-    if (this.done || this.r.aborted) return;
-    this.heartbeatHead = true;
-    writeHeartbeat(this.r, `: queued position=${ahead + 1}\n\n`);
+    queueHeartbeat(this, ahead);
   }
 
   /**
@@ -497,7 +452,7 @@ export class Exchange implements LoadWaiter, QueueWaiter {
       this.waitingFor = -1;
     }
     // Its place goes at once: the requests behind it move up.
-    if (this.queuedAt !== 0) this.proxy.queueWaiters.leave(this.model.index, this, this.proxy.admission!.mayHaveSlot(this.model));
+    if (this.queuedAt !== 0) leaveQueue(this);
     this.proxy.segment.stats.add(this.proxy.statsSlot, Counter.ClientAborts, 1);
     this.finish();
   }
@@ -570,7 +525,7 @@ export class Exchange implements LoadWaiter, QueueWaiter {
       if (model >= 0 && (queued > 0 || segment.queues.serviceMs(model) === 0)) this.sampleService(model);
     }
     // Requests queued anywhere may take the slot.
-    if (queued > 0) this.proxy.slotFreed(e);
+    if (queued > 0) this.proxy.queueWaiters.slotFreed(this.proxy.table, e);
   }
 
   /** The time this try held its slot, for the model's service-time average (off the common path: a clock read). */
@@ -582,7 +537,7 @@ export class Exchange implements LoadWaiter, QueueWaiter {
     if (this.done) return;
     this.done = true;
     // Answered while still queued (its model left the catalog, a load it waited for failed): its place goes.
-    if (this.queuedAt !== 0) this.proxy.queueWaiters.leave(this.model.index, this, this.proxy.admission?.mayHaveSlot(this.model) ?? false);
+    if (this.queuedAt !== 0) leaveQueue(this);
     this.releaseEndpoint();
     this.proxy.exchangeFinished(this);
   }

@@ -27,8 +27,8 @@ import { RoutingTable } from '../routing/routing-table.js';
 import { Selector, NO_ENDPOINT_DIALECT, NO_ENDPOINT_SATURATED } from '../routing/selector.js';
 import { Placement } from '../routing/placement.js';
 import { LoadWaiters } from './load-waiters.js';
-import { Admission } from '../routing/admission.js';
-import { nowMs, QueueWaiters } from './queue-waiters.js';
+import { Admission, isLowPriority } from '../routing/admission.js';
+import { QueueWaiters } from './queue-waiters.js';
 import { ModelSequenceReporter } from './model-sequence-reporter.js';
 import { createStrategy } from '../routing/strategies.js';
 import { CircuitBreaker, CircuitChange } from '../routing/circuit-breaker.js';
@@ -242,7 +242,7 @@ export class Proxy implements RequestHandler {
     headerBlock += contentLengthLine(this, route, facts, r.body);
     if (this.sequence !== null && route.kind === RouteKind.Inference) this.sequence.note(model.index);
     const ex = new Exchange(this, r, route, facts, table, model, hi, lo, headerBlock, headerPrefix);
-    ex.lowPriority = r.priority === '' ? this.lowByDefault : priorityIsLow(r.priority);
+    ex.lowPriority = r.priority === '' ? this.lowByDefault : isLowPriority(r.priority);
     r.exchange = ex;
     this.active++;
     this.segment.stats.add(this.statsSlot, Counter.Requests, 1);
@@ -309,19 +309,6 @@ export class Proxy implements RequestHandler {
       const ipcMs = Math.round((receivedAt - done.sentAtMs) * 1000) / 1000;
       this.log.info({ model: this.table.modelName(done.model), endpoint: this.table.endpointNames[done.endpoint], ok: done.ok, waiters: woken, ipcMs, wakeMs },
         'requests resumed after a model load');
-    }
-  }
-
-  /**
-   * A request released a slot on `endpoint` while requests wait somewhere (queues.total() > 0):
-   * the head of every queued model that endpoint serves may take it.
-   */
-  slotFreed(endpoint: number): void {
-    const queues = this.segment.queues;
-    const routes = this.table.routes;
-    for (let k = 0; k < routes.length; k++) {
-      const m = routes[k]!;
-      if (queues.depth(m.index) > 0 && m.endpoints.includes(endpoint)) this.queueWaiters.wakeHead(m.index, 0, nowMs());
     }
   }
 
@@ -451,12 +438,4 @@ export class Proxy implements RequestHandler {
     this.sequence?.flush();
     return this.pools.close();
   }
-}
-
-/** X-Corral-Priority: `low` or `normal` (any case); anything else is refused, naming the header. */
-function priorityIsLow(value: string): boolean {
-  const v = value.trim().toLowerCase();
-  if (v === 'low') return true;
-  if (v === 'normal') return false;
-  throw new InvalidRequestError('x-corral-priority: must be normal or low');
 }

@@ -1,6 +1,7 @@
 import { performance } from 'node:perf_hooks';
 import type { QueueTable } from '../state/queues.js';
 import { NO_OWNER } from '../state/queues.js';
+import type { RoutingTable } from '../routing/routing-table.js';
 
 /** A request waiting in an admission queue: an Exchange. */
 export interface QueueWaiter {
@@ -116,6 +117,19 @@ export class QueueWaiters {
     if (owner === NO_OWNER) return;
     if (owner === this.#slot) process.nextTick(wakeLocal, this, model, hops, sentAtMs);
     else if (hops < MAX_WAKE_HOPS) this.#wakeRemote(owner, model, hops + 1, sentAtMs);
+  }
+
+  /**
+   * A request released a slot on `endpoint` while requests wait somewhere (queues.total() > 0):
+   * the head of every queued model that endpoint serves may take it.
+   */
+  slotFreed(table: RoutingTable, endpoint: number): void {
+    const routes = table.routes;
+    const sentAtMs = nowMs();
+    for (let k = 0; k < routes.length; k++) {
+      const m = routes[k]!;
+      if (this.#queues.depth(m.index) > 0 && m.endpoints.includes(endpoint)) this.wakeHead(m.index, 0, sentAtMs);
+    }
   }
 
   /** A wake for `model` reached this process (its own, or another worker's through the primary). */

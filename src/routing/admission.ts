@@ -1,4 +1,5 @@
 import type { QueueConfig } from '../config/types.js';
+import { InvalidRequestError } from '../core/errors.js';
 import type { Segment } from '../state/segment.js';
 import { EndpointState } from '../state/endpoints.js';
 import { MODEL_LOADED } from '../state/models.js';
@@ -91,4 +92,12 @@ export class Admission {
     }
     return false;
   }
+}
+
+/** X-Corral-Priority: `low` or `normal` (any case); anything else is refused, naming the header. */
+export function isLowPriority(value: string): boolean {
+  const v = value.trim().toLowerCase();
+  if (v === 'low') return true;
+  if (v === 'normal') return false;
+  throw new InvalidRequestError('x-corral-priority: must be normal or low');
 }
