@@ -4,9 +4,10 @@
 // `proxy_http_version` line, so nginx speaks HTTP/1.0 to corral.
 import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { connect, createServer } from 'node:net';
+import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { freePort } from './free-port.js';
 
 export const NGINX = '/usr/sbin/nginx';
 
@@ -19,18 +20,6 @@ export interface NginxProcess {
   readonly url: string;
   /** nginx's error log so far (for assertion messages). */
   errorLog(): string;
-}
-
-/** A port free on 127.0.0.1 now: nginx cannot listen on port 0 and say which port it got. */
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => resolve(port));
-    });
-  });
 }
 
 function accepts(port: number): Promise<boolean> {

@@ -8,24 +8,13 @@ import { execFile } from 'node:child_process';
 import { mkdtempSync, rmSync, readFileSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createServer } from 'node:net';
 import { promisify } from 'node:util';
 import { request } from 'undici';
 import { startBackends, REPO_ROOT } from '../helpers/corral-process.js';
+import { freePort } from '../helpers/free-port.js';
 
 const run = promisify(execFile);
 const PM2 = join(REPO_ROOT, 'node_modules', '.bin', 'pm2');
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 t.test('pm2 runs corral from ecosystem.config.js in fork mode and stops it gracefully', async (t) => {
   const [sim] = await startBackends(t, [{ name: 'gpu-a' }]);

@@ -4,7 +4,6 @@
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import t from 'tap';
@@ -12,14 +11,7 @@ import { stringify } from 'yaml';
 import { request } from 'undici';
 import { CLI, startBackends, startCorral } from '../helpers/corral-process.js';
 import { HI, MODEL } from '../helpers/sim.js';
-
-async function freePort(): Promise<number> {
-  const s = createServer().listen(0, '127.0.0.1');
-  await once(s, 'listening');
-  const port = (s.address() as AddressInfo).port;
-  await new Promise((resolve) => s.close(resolve));
-  return port;
-}
+import { freePort } from '../helpers/free-port.js';
 
 /** Runs a second corral to its exit with `server` settings over a one-endpoint config. */
 async function second(url: string, server: Record<string, unknown>): Promise<{ code: number | null; stderr: string }> {
