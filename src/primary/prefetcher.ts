@@ -40,6 +40,8 @@ export class Prefetcher {
   /** Prefetched model → when it was loaded, until a request asks for it or the window passes. */
   readonly #pending = new Map<number, number>();
   #busy = false;
+  /** The model last asked for while a prefetch ran (-1 = none): its prediction is made when that one ends, not dropped. */
+  #deferred = -1;
   #issued = 0;
   #hits = 0;
   #misses = 0;
@@ -72,7 +74,10 @@ export class Prefetcher {
   }
 
   #maybePrefetch(current: number): void {
-    if (this.#busy) return;
+    if (this.#busy) {
+      this.#deferred = current;
+      return;
+    }
     const p = this.#sequence.predict(current, this.#config.confidence, MIN_SAMPLES);
     if (p === null) return;
     const seg = this.#segment;
@@ -103,6 +108,9 @@ export class Prefetcher {
       if (done?.ok === true) this.#pending.set(p.model, Date.now());
     }).finally(() => {
       this.#busy = false;
+      const deferred = this.#deferred;
+      this.#deferred = -1;
+      if (deferred >= 0) this.#maybePrefetch(deferred);
     });
   }
 
